@@ -2,15 +2,17 @@
 GO       ?= go
 BIN      := bin
 PKGS     := ./...
-# A development-only secret so `make run` needs no setup; real deployments set
-# APP_SECRET_KEY in .env or the environment (the services refuse short keys).
-DEV_SECRET := dev-only-secret-change-me-0123456789abcdef
 
-.PHONY: run test build lint vet fmt bench bench-go clean stop
+.PHONY: run start stop test build lint lint-sh vet fmt bench bench-quick bench-go compose-check clean
 
-## run: build and start both services on SQLite + local storage with a seeded demo (Ctrl-C stops both)
-run: build
-	@APP_SECRET_KEY="$${APP_SECRET_KEY:-$(DEV_SECRET)}" ./scripts/start_servers.sh --foreground
+## run: build and start both services on SQLite + local storage with a seeded demo (Ctrl-C stops both).
+## Without APP_SECRET_KEY a random development key is made and kept in data/ (the script says so).
+run:
+	@./scripts/start_servers.sh --foreground --seed
+
+## start: the same in the background (logs/ and PID files); stop with `make stop`
+start:
+	@./scripts/start_servers.sh --seed
 
 ## stop: stop services started in the background by scripts/start_servers.sh
 stop:
@@ -32,15 +34,25 @@ test:
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+lint-sh:
+	shellcheck -x scripts/*.sh .ci/run
+
+compose-check:
+	docker compose config -q
+
 vet:
 	$(GO) vet $(PKGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## bench: Go micro-benchmarks, then the HTTP load harness (cmd/itss-bench)
+## bench: Go micro-benchmarks, then the HTTP load harness (cmd/itss-bench; writes bench-results.json)
 bench: bench-go
 	$(GO) run ./cmd/itss-bench $(BENCH_ARGS)
+
+## bench-quick: a one-minute smoke run of the load harness
+bench-quick:
+	$(GO) run ./cmd/itss-bench --quick $(BENCH_ARGS)
 
 ## bench-go: Go benchmarks only (hashing, login, playback, catalogue, upload, runner)
 bench-go:
