@@ -569,3 +569,12 @@ func TestJWKSPublishesSigningKey(t *testing.T) {
 		t.Fatalf("token does not verify through the published JWKS: %v", err)
 	}
 }
+
+func TestOpenAPIDocumentServed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Open(t), envOptions{})
+	r := e.do("GET", "/openapi.json", nil)
+	if r.status != 200 || r.body["openapi"] == nil || r.body["paths"] == nil {
+		t.Fatalf("%d %.200s", r.status, r.raw)
+	}
+}

@@ -26,6 +26,8 @@ import (
 
 	"github.com/itss-go/itss/internal/authapi"
 	"github.com/itss-go/itss/internal/httpapi"
+	"github.com/itss-go/itss/internal/openapi"
+	"github.com/itss-go/itss/internal/openapi/openapitest"
 	"github.com/itss-go/itss/internal/security"
 	"github.com/itss-go/itss/internal/store"
 )
@@ -98,6 +100,13 @@ func newEnv(t testing.TB, db *store.DB, o envOptions) *env {
 	return &env{t: t, srv: srv, db: db, signer: signer, hasher: hasher, issuer: issuer, tutorial: rec}
 }
 
+// apiDoc checks every response the tests receive against the service's
+// OpenAPI document, so the document cannot drift from the code. Loaded once
+// for the package.
+var apiDoc = sync.OnceValues(func() (*openapitest.Validator, error) {
+	return openapitest.Load(openapi.Auth())
+})
+
 // response is a decoded JSON answer.
 type response struct {
 	status int
@@ -134,6 +143,14 @@ func (e *env) do(method, path string, body any, headers ...string) response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	// Benchmarks measure the service, not the document check.
+	if _, bench := e.t.(*testing.B); !bench {
+		v, err := apiDoc()
+		if err != nil {
+			e.t.Fatalf("OpenAPI document: %v", err)
+		}
+		v.Check(e.t, req, resp, raw)
+	}
 	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &r.body); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/itss-go/itss/internal/httpapi"
 	"github.com/itss-go/itss/internal/itss"
+	"github.com/itss-go/itss/internal/openapi"
 	"github.com/itss-go/itss/internal/validate"
 )
 
@@ -65,6 +66,7 @@ func NewRouter(o Options) http.Handler {
 	r.Get("/health", httpapi.Health(nil))
 	r.Get("/ready", httpapi.Ready(o.Ready...))
 	r.Get("/.well-known/jwks.json", h.jwks)
+	r.Get("/openapi.json", openapi.Handler(openapi.Auth()))
 
 	r.With(limit("register")).Post("/auth/register", h.register)
 	r.With(limit("login")).Post("/auth/login", h.login)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -78,15 +79,37 @@ func (l *Local) ListSections(_ context.Context) ([]string, error) {
 	return secs, err
 }
 
-// ListLayouts returns every layout file in the layouts root, sorted.
-func (l *Local) ListLayouts(_ context.Context) ([]LayoutKey, error) {
-	refs, err := l.layouts()
+// ListLayouts returns every layout file in the layouts root, sorted. Folders
+// whose names are not canonical keys ("007" for user 7) are not listed: no
+// request can reach them.
+func (l *Local) ListLayouts(ctx context.Context) ([]LayoutKey, error) {
+	out := []LayoutKey{}
+	err := fs.WalkDir(l.lay.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "." {
+				return err
+			}
+			return nil // removed while walking, or unreadable: not a layout
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.Count(p, "/") > 2 {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if k, ok := parseLayoutKey(p); ok {
+			out = append(out, k)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	out := make([]LayoutKey, 0, len(refs))
-	for _, r := range refs {
-		out = append(out, LayoutKey{UserID: r.userID, TutorialID: r.tutorialID, Role: r.role})
+		return nil, localErr("list layouts", err)
 	}
 	slices.SortFunc(out, compareLayoutKeys)
 	return out, nil
