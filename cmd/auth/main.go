@@ -76,13 +76,15 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if cfg.GoogleClientID != "" {
 		svc.Google = security.NewGoogleVerifier(cfg.GoogleIssuerURL, cfg.GoogleClientID, &http.Client{Timeout: 10 * time.Second})
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(db.Collector("itss"))
 	router := authapi.NewRouter(authapi.Options{
 		Service:         svc,
 		Limiter:         limiter,
 		Logger:          log,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		TrustedProxies:  cfg.TrustedProxies,
-		Registry:        prometheus.NewRegistry(),
+		Registry:        reg,
 		APIAuthRequired: cfg.APIAuthRequired,
 		Ready:           []httpapi.Check{{Name: "database", Fn: db.Ping}},
 	})
