@@ -111,7 +111,7 @@ var matrixRoutes = []matrixRoute{
 		return e.req("GET", "/tutorial_section/delete/"+f.quiz, nil, who)
 	}},
 	{"T10-upload", writeKind, true, func(e *env, f fixture, who string) *httptest.ResponseRecorder {
-		body, ct := multipartBody(recordingFields(f.code, testWAV(100)))
+		body, ct := multipartBody(editorFields(f.code, testWAV(100)))
 		return e.req("POST", "/upload_recording", body, who, "Content-Type", ct)
 	}},
 	{"T5-create", createKind, false, func(e *env, f fixture, who string) *httptest.ResponseRecorder {

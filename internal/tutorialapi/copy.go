@@ -46,7 +46,10 @@ func (s *Service) CopySample(ctx context.Context, id itss.Identity, userID any) 
 	if err != nil {
 		return "", fmt.Errorf("list sample sections: %w", err)
 	}
-	secs = orderSections(sequenceIDs(src.Sequence), secs, true)
+	// The sample's pages, as its playback shows them: the sections its
+	// sequence lists, in order (all of them when the sequence is unreadable).
+	ids, _, perr := itss.ParseSequence(src.Sequence)
+	secs = orderSections(ids, secs, perr != nil)
 
 	// Files first, under fresh ids nobody refers to yet; rows second, in one
 	// transaction. Either failing removes the copied files again.

@@ -138,3 +138,25 @@ func (e *env) signerToken(uid int64, role string) string {
 	must(e.t, err)
 	return tok
 }
+
+// TestCreateSampleCopiesTheSamplesPagesInOrder: the copy has the pages the
+// sample shows, in its order; a section its sequence leaves out (legacy data:
+// the original's sequence bugs dropped sections from it) is not a page of the
+// sample and does not become one of the copy.
+func TestCreateSampleCopiesTheSamplesPagesInOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetestOpen(t), envOptions{})
+	f := e.newTutorial(true)
+	hidden, err := e.svc.CreateSection(t.Context(), e.ident(ownerC), NewSection{TutorialID: f.tid, Name: "Hidden"})
+	must(t, err)
+	seq := fmt.Sprintf(`["%s", "%s"]`, f.quiz, f.code)
+	must(t, e.db.UpdateTutorial(t.Context(), f.tid, store.TutorialPatch{Sequence: &seq}))
+	e.svc.sampleID = f.tid
+	id, err := e.svc.CopySample(t.Context(), itss.Identity{UserID: e.guest, Service: true}, e.guest)
+	must(t, err)
+	secs, err := e.db.SectionsByTutorial(t.Context(), id)
+	must(t, err)
+	if len(secs) != 2 || secs[0].Name != "Quiz" || secs[1].Name != "Hello World" {
+		t.Fatalf("copied %+v, want the sample's two pages, quiz first (not %s)", secs, hidden)
+	}
+}

@@ -388,8 +388,9 @@ type field struct {
 
 func textField(name, v string) field { return field{name, strings.NewReader(v)} }
 
-// recordingFields are the fields the editor posts, in its order, with audio
-// (base64) when wav is not nil.
+// recordingFields are the fields the editor posts, with audio (base64) when
+// wav is not nil, the section id first (editorFields has the editor's own
+// order, audio first).
 func recordingFields(sectionID string, wav []byte) []field {
 	f := []field{textField("tutorial_section_id", sectionID)}
 	for _, a := range actionFields {

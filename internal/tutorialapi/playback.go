@@ -3,6 +3,7 @@ package tutorialapi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/itss-go/itss/internal/itss"
@@ -136,15 +137,16 @@ func (s *Service) codePage(ctx context.Context, hdr pageHeader, t itss.Tutorial,
 	if err != nil {
 		return nil, err
 	}
+	ev := func(name string) *string { return eventText(files[name]) }
 	p := &CodePage{
 		pageHeader: hdr, Language: t.Language, Version: s.version(t.Language), Duration: sec.Duration,
-		Description: files[fileDescription], Keystroke: files[fileKeystroke],
-		ConsoleAction: files[fileConsoleAction], ConsoleScrollAction: orDefault(files[fileConsoleScroll]),
-		LayoutAction: files[fileLayoutAction], SelectAction: files[fileSelectAction],
-		ScrollAction: files[fileScrollAction], EditorScrollAction: orDefault(files[fileEditorScrollAction]),
-		Transcript: files[fileTranscript], FrequentWord: frequentWordJSON(sec.FrequentWord),
-		InputIDE: sec.CodeInput, InputKeystrokes: files[fileInputKeystrokes],
-		InputScrollAction: orDefault(files[fileInputScroll]),
+		Description: files[fileDescription], Keystroke: ev(fileKeystroke),
+		ConsoleAction: ev(fileConsoleAction), ConsoleScrollAction: orDefault(ev(fileConsoleScroll)),
+		LayoutAction: ev(fileLayoutAction), SelectAction: ev(fileSelectAction),
+		ScrollAction: ev(fileScrollAction), EditorScrollAction: orDefault(ev(fileEditorScrollAction)),
+		Transcript: ev(fileTranscript), FrequentWord: frequentWordJSON(sec.FrequentWord),
+		InputIDE: sec.CodeInput, InputKeystrokes: ev(fileInputKeystrokes),
+		InputScrollAction: orDefault(ev(fileInputScroll)),
 	}
 	if hasRecording {
 		if p.Recording, err = s.signedRecordingURL(ctx, sec.ID, true); err != nil {
@@ -152,6 +154,16 @@ func (s *Service) codePage(ctx context.Context, hdr pageHeader, t itss.Tutorial,
 		}
 	}
 	return p, nil
+}
+
+// eventText is a stored event file as the page gets it: an empty file (the
+// original's shared temporary files could leave one) counts as missing, since
+// the frontend's JSON.parse("") would throw and blank the page.
+func eventText(v *string) *string {
+	if v == nil || strings.TrimSpace(*v) == "" {
+		return nil
+	}
+	return v
 }
 
 func orDefault(v *string) string {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +61,9 @@ type upload struct {
 	scalars map[string]string
 	texts   map[string][]byte
 	audio   int64
+	// spool holds the decoded audio when it arrives before the section id,
+	// as the editor sends it, until the stage exists.
+	spool *os.File
 }
 
 type pendingField struct {
@@ -83,6 +87,12 @@ func (s *Service) SaveRecording(ctx context.Context, id itss.Identity, fields Fi
 	u := &upload{s: s, id: id, seen: map[string]bool{}, scalars: map[string]string{}, texts: map[string][]byte{}}
 	committed := false
 	defer func() {
+		if u.spool != nil {
+			u.spool.Close()
+			if err := os.Remove(u.spool.Name()); err != nil {
+				s.log.ErrorContext(ctx, "remove spooled recording", "err", err)
+			}
+		}
 		if u.stage != nil && !committed {
 			// The request context may be gone (client cut off): clean up anyway.
 			if err := u.stage.Abort(context.WithoutCancel(ctx)); err != nil {
@@ -127,9 +137,6 @@ func (u *upload) field(ctx context.Context, name string, r io.Reader) error {
 		}
 		return u.begin(ctx, strings.TrimSpace(string(v)))
 	case name == "file":
-		if u.stage == nil {
-			return itss.Errorf(itss.CodeInvalid, "tutorial_section_id must come before file")
-		}
 		return u.putAudio(ctx, r)
 	case name == "transcript":
 		v, err := readBounded(r, maxTranscript, name)
@@ -163,7 +170,9 @@ func (u *upload) field(ctx context.Context, name string, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		u.scalars[name] = string(v)
+		// Form fields are raw bytes: invalid UTF-8 becomes U+FFFD, as the
+		// original's form decoding made it (MySQL would refuse the row).
+		u.scalars[name] = strings.ToValidUTF8(string(v), "\uFFFD")
 		return nil
 	default:
 		// Unknown fields are read past, as the original ignored them.
@@ -198,6 +207,14 @@ func (u *upload) begin(ctx context.Context, sectionID string) error {
 		}
 	}
 	u.pending = nil
+	if u.spool != nil {
+		if _, err := u.spool.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("rewind spooled recording: %w", err)
+		}
+		if err := u.stage.Put(ctx, fileRecording, u.spool); err != nil {
+			return fmt.Errorf("stage recording.wav: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -234,6 +251,9 @@ func (u *upload) put(ctx context.Context, file string, r io.Reader, encode func(
 
 // putAudio decodes the base64 field as it streams into recording.wav. An
 // empty field writes nothing (a recording without audio, as without a mic).
+// The editor sends the audio first, before tutorial_section_id: then it is
+// decoded into a temporary file (bounded like the rest), authorized and
+// staged once the section is known.
 func (u *upload) putAudio(ctx context.Context, r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	// Tolerate a data: URL prefix; the frontend sends bare base64.
@@ -250,11 +270,35 @@ func (u *upload) putAudio(ctx context.Context, r io.Reader) error {
 	} else if err != nil {
 		return audioError(err)
 	}
+	if u.stage == nil {
+		return u.spoolAudio(audio, src)
+	}
 	if err := u.stage.Put(ctx, fileRecording, audio); err != nil {
 		if src.err != nil {
 			return audioError(src.err)
 		}
 		return fmt.Errorf("stage recording.wav: %w", err)
+	}
+	if src.err != nil {
+		return audioError(src.err)
+	}
+	u.audio = src.n
+	return nil
+}
+
+// spoolAudio keeps decoded audio that came before the section id in a
+// temporary file, removed when the upload ends whatever its outcome.
+func (u *upload) spoolAudio(audio io.Reader, src *trackingReader) error {
+	f, err := os.CreateTemp(u.s.spoolDir, "itss-upload-*.wav")
+	if err != nil {
+		return fmt.Errorf("spool recording: %w", err)
+	}
+	u.spool = f
+	if _, err := io.Copy(f, audio); err != nil {
+		if src.err != nil {
+			return audioError(src.err)
+		}
+		return fmt.Errorf("spool recording: %w", err)
 	}
 	if src.err != nil {
 		return audioError(src.err)

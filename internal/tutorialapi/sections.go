@@ -178,7 +178,14 @@ func (s *Service) UpdateSection(ctx context.Context, id itss.Identity, sectionID
 	if err := checkUUID("tutorial section", sectionID); err != nil {
 		return "", err
 	}
-	p, err := sectionPatch(in.Name, in.TutorialType, in.Language, in.CodeInput)
+	name := in.Name
+	if name != nil && strings.TrimSpace(*name) == "" {
+		// The editor sends its title with the description and code: a title
+		// the author cleared keeps the stored one (as an upload does) rather
+		// than failing the whole save, and with it the page's navigation.
+		name = nil
+	}
+	p, err := sectionPatch(name, in.TutorialType, in.Language, in.CodeInput)
 	if err != nil {
 		return "", err
 	}

@@ -62,6 +62,9 @@ type Service struct {
 	sampleID  string
 	maxUpload int64
 	now       func() time.Time
+	// spoolDir holds audio that arrives before its section id; "" is the
+	// system's temporary directory.
+	spoolDir string
 }
 
 // Defaults for options left zero.

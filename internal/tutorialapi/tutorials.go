@@ -295,6 +295,16 @@ func (s *Service) UpdateTutorial(ctx context.Context, id itss.Identity, tutorial
 	if err := checkUUID("tutorial", tutorialID); err != nil {
 		return err
 	}
+	for key, d := range map[string]*time.Time{"startDatetime": in.Start, "endDatetime": in.End} {
+		// DATETIME holds the years 1000 to 9999: MySQL refuses others and
+		// SQLite would store a row it cannot read back.
+		if d == nil {
+			continue
+		}
+		if y := d.UTC().Year(); y < 1000 || y > 9999 {
+			return itss.Errorf(itss.CodeInvalid, "Invalid %s: Date out of range", key)
+		}
+	}
 	t, err := s.writableTutorial(ctx, id, tutorialID)
 	if err != nil {
 		return err

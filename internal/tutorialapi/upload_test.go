@@ -107,7 +107,7 @@ func TestUploadErrors(t *testing.T) {
 		msg    string
 	}{
 		{"missing-keystroke/400", without("keystroke"), 400, "Missing required field: keystroke"},
-		{"missing-section-id/400", without("tutorial_section_id"), 400, "tutorial_section_id must come before file"},
+		{"missing-section-id/400", without("tutorial_section_id"), 400, "Missing tutorial_section_id"},
 		{"bad-section-id/400", append([]field{textField("tutorial_section_id", "not-a-uuid")}, without("tutorial_section_id")...),
 			400, "Invalid tutorial section ID: Invalid UUID format"},
 		{"unknown-section/404", append([]field{textField("tutorial_section_id", strings.Repeat("f", 32))}, without("tutorial_section_id")...),
@@ -326,15 +326,119 @@ func TestUploadAcceptsFieldsBeforeTheSectionID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetestOpen(t), envOptions{})
 	f := e.newTutorial(false)
-	fields := recordingFields(f.code, testWAV(50))
-	fields = append(fields[1:], fields[0]) // the id last, the file before it
-	body, ct := multipartBody(fields)
-	wantStatus(t, e.req("POST", "/upload_recording", body, ownerC, "Content-Type", ct), 400)
-	// Event fields before the id are held (bounded) and written once it comes.
+	// The id last: the audio and the event fields before it are held
+	// (bounded) and written once it comes.
+	wav := testWAV(50)
+	fields := recordingFields(f.code, wav)
+	fields = append(fields[1:], fields[0])
+	postUpload(e, fields, ownerC)
+	if got, err := e.files.ReadFile(context.Background(), f.code, fileRecording); err != nil || !bytes.Equal(got, wav) {
+		t.Fatalf("recording: %v", err)
+	}
 	fields = recordingFields(f.code, nil)
 	fields = append(fields[1:], fields[0])
 	postUpload(e, fields, ownerC)
 	if _, err := e.files.Stat(context.Background(), f.code, fileKeystroke); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// editorFields are the fields in the order the section editor appends them
+// (TutorialSectionPage/Sections/CodeSection.js handleSaveRecording): with a
+// microphone the audio comes first, before tutorial_section_id, and the
+// transcript after code_input.
+func editorFields(sectionID string, wav []byte) []field {
+	var f []field
+	if wav != nil {
+		f = append(f, field{"file", strings.NewReader(base64.StdEncoding.EncodeToString(wav))})
+	}
+	f = append(f, textField("tutorial_section_id", sectionID))
+	for _, a := range actionFields {
+		f = append(f, textField(a, eventJSON[a]))
+	}
+	f = append(f, textField("name", "Hello World"), textField("tutorial_type", "Code"), textField("language", "python"),
+		textField("description", "# Hello\nThis section shows **print** in [Python](https://python.org).\n"),
+		textField("code_content", `print("hello world")`), textField("code_input", ""))
+	if wav != nil {
+		f = append(f, textField("transcript", `[{"text":"","timestamp":0,"endTime":0},{"text":"today we print hello world in python","timestamp":1200,"endTime":4200}]`))
+	}
+	return append(f, textField("duration", "9000"))
+}
+
+// TestUploadInTheEditorsFieldOrderStoresTheAudio: the editor sends the audio
+// before the section id; the recording must be saved all the same.
+func TestUploadInTheEditorsFieldOrderStoresTheAudio(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		e := newEnv(t, db, envOptions{})
+		e.svc.spoolDir = t.TempDir()
+		f := e.newBareTutorial()
+		wav := testWAV(30000)
+		m := postUpload(e, editorFields(f.code, wav), ownerC)
+		if m["message"] != "success" {
+			t.Fatalf("response %v", m)
+		}
+		got, err := e.files.ReadFile(t.Context(), f.code, fileRecording)
+		if err != nil || !bytes.Equal(got, wav) {
+			t.Fatalf("recording.wav: %d bytes (%v), want %d", len(got), err, len(wav))
+		}
+		for _, name := range []string{fileKeystroke, fileTranscript, fileDescription, fileCode} {
+			if _, err := e.files.Stat(t.Context(), f.code, name); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		p := wantStatus(t, e.req("GET", fmt.Sprintf("/tutorial/get/%s/1/%d", f.tid, e.owner), nil, ownerC), 200)
+		if p["recording"] == nil || p["duration"] != float64(9000) {
+			t.Fatalf("page %v", p)
+		}
+		parseTwice(t, "transcript", p["transcript"])
+
+		// An audio field that is not base64, or a form that never names the
+		// section, is refused and leaves the recording as it was.
+		bad := editorFields(f.code, nil)
+		bad = append([]field{textField("file", "!!!! not base64 ****")}, bad...)
+		body, ct := multipartBody(bad)
+		wantStatus(t, e.req("POST", "/upload_recording", body, ownerC, "Content-Type", ct), 400)
+		noID := editorFields(f.code, testWAV(10))
+		noID = append(noID[:1], noID[2:]...)
+		body, ct = multipartBody(noID)
+		if m := wantStatus(t, e.req("POST", "/upload_recording", body, ownerC, "Content-Type", ct), 400); m["message"] != "Missing tutorial_section_id" {
+			t.Fatalf("without id: %v", m)
+		}
+		got, err = e.files.ReadFile(t.Context(), f.code, fileRecording)
+		if err != nil || !bytes.Equal(got, wav) {
+			t.Fatalf("a refused upload changed the recording (%v)", err)
+		}
+		if left, _ := os.ReadDir(e.svc.spoolDir); len(left) != 0 {
+			t.Fatalf("spooled audio left behind: %v", left)
+		}
+	})
+}
+
+// TestUploadTextFieldsWithInvalidUTF8AreStoredWithReplacements: form fields
+// are raw bytes (nothing decodes them as JSON does); invalid UTF-8 in the
+// row's fields was a 500 on MySQL. As the original's form decoding did, it
+// becomes U+FFFD.
+func TestUploadTextFieldsWithInvalidUTF8AreStoredWithReplacements(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		e := newEnv(t, db, envOptions{})
+		f := e.newBareTutorial()
+		fields := editorFields(f.code, nil)
+		for i := range fields {
+			switch fields[i].name {
+			case "name":
+				fields[i] = textField("name", "Caf\xe9 au lait")
+			case "code_input":
+				fields[i] = textField("code_input", "x\xfey")
+			}
+		}
+		postUpload(e, fields, ownerC)
+		sec := wantStatus(t, e.req("GET", "/tutorial_section/get/"+f.code, nil, ownerC), 200)
+		if sec["name"] != "Caf\ufffd au lait" || sec["code_input"] != "x\ufffdy" {
+			t.Fatalf("section %v", sec)
+		}
+	})
 }
