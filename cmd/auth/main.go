@@ -89,5 +89,17 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Ready:           []httpapi.Check{{Name: "database", Fn: db.Ping}},
 	})
 	log.Info("auth service listening", "addr", cfg.AuthAddr, "database", cfg.Database.Redacted)
-	return httpapi.Serve(ctx, cfg.AuthAddr, router, log)
+	return httpapi.ServeWith(ctx, cfg.AuthAddr, router, log, serverOptions())
+}
+
+// serverOptions tightens the shared defaults, whose 15 minutes per request
+// are for the tutorial service's recording uploads: every auth body is at
+// most 1 MiB, so a client trickling one should not hold a connection for
+// long. A minute still covers a login queued behind a flood of password
+// hashes plus the 5 s sample copy of a guest author.
+func serverOptions() httpapi.ServerOptions {
+	o := httpapi.DefaultServerOptions()
+	o.ReadTimeout = time.Minute
+	o.WriteTimeout = time.Minute
+	return o
 }

@@ -368,6 +368,79 @@ func TestRefresh(t *testing.T) {
 	})
 }
 
+func TestRefreshAndIdentityFollowTheAccount(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, envOptions{})
+		e.register("Bea", "bea@example.com", "Passw0rd!", "both")
+		tok := e.login("bea@example.com", "Passw0rd!", "author")
+		c, err := e.signer.Verifier(security.AudienceAPI, nil).Verify(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run("unknownUserRefresh401", func(t *testing.T) {
+			// As the original re-identified the user at every refresh, an
+			// account that is gone must not keep refreshing for 30 days.
+			ghost, _ := e.signer.Issue(c.UID+100000, 0, "learner", security.AudienceAPI, time.Hour)
+			wantError(t, e.do("POST", "/auth/refresh", ghost, "X-Forwarded-For", randomIP()), 401, "Token Expired")
+		})
+		t.Run("roleTakenAway401", func(t *testing.T) {
+			if err := db.SetRoles(context.Background(), c.UID, "learner"); err != nil {
+				t.Fatal(err)
+			}
+			wantError(t, e.do("GET", "/auth/protected", nil, "Authorization", "Bearer "+tok), 401, "Token Expired")
+			wantError(t, e.do("POST", "/auth/refresh", tok, "X-Forwarded-For", randomIP()), 401, "Token Expired")
+			// The role still held keeps working.
+			r := e.do("GET", "/auth/protected", nil, "Authorization", "Bearer "+e.login("bea@example.com", "Passw0rd!", "learner"))
+			if r.status != 200 || r.body["role"] != "learner" {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+		})
+	})
+}
+
+func TestProtectedDuringDatabaseOutageIsNotTokenExpired(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	e := newEnv(t, db, envOptions{})
+	e.register("Ola", "ola@example.com", "Passw0rd!", "learner")
+	tok := e.login("ola@example.com", "Passw0rd!", "learner")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A valid token during an outage is an outage, not an expired session.
+	r := e.do("GET", "/auth/protected", nil, "Authorization", "Bearer "+tok)
+	if r.status < 500 {
+		t.Fatalf("status %d, want a 5xx: %s", r.status, r.raw)
+	}
+	if r.body["message"] == "Token Expired" {
+		t.Fatalf("outage reported as an expired token: %s", r.raw)
+	}
+}
+
+func TestTokenAndProfileResponsesAreNotStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Open(t), envOptions{})
+	e.register("Nia", "nia@example.com", "Passw0rd!", "learner")
+	login := e.do("POST", "/auth/login", map[string]string{"email": "nia@example.com", "password": "Passw0rd!", "role": "learner"}, "X-Forwarded-For", randomIP())
+	tok, _ := login.body["access_token"].(string)
+	for name, r := range map[string]response{
+		"login":          login,
+		"guest":          e.do("POST", "/guest/login", map[string]string{"role": "learner"}, "X-Forwarded-For", randomIP()),
+		"refresh":        e.do("POST", "/auth/refresh", tok, "X-Forwarded-For", randomIP()),
+		"protected":      e.do("GET", "/auth/protected", nil, "Authorization", "Bearer "+tok),
+		"getUserDetails": e.do("POST", "/getUserDetails", map[string]string{}, "Authorization", "Bearer "+tok),
+	} {
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", name, r.status, r.raw)
+		}
+		// RFC 6749 §5.1: no cache may keep a response that carries a token.
+		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s: Cache-Control = %q, want no-store", name, cc)
+		}
+	}
+}
+
 func TestLogoutClearsCookie(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.Open(t), envOptions{})
@@ -524,6 +597,22 @@ func TestRateLimits(t *testing.T) {
 		}
 		check(t, l)
 	})
+}
+
+func TestRateLimitsCountAnIPv6NetworkAsOneClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Open(t), envOptions{})
+	var last response
+	for i := 0; i < 11; i++ {
+		// A new address of the same /64 for every attempt.
+		last = e.do("POST", "/auth/login", map[string]string{"email": fmt.Sprintf("v6-%d@example.com", i), "password": "x", "role": "learner"},
+			"X-Forwarded-For", fmt.Sprintf("2001:db8:77:1::%x", i+1))
+	}
+	wantError(t, last, 429, "")
+	if r := e.do("POST", "/auth/login", map[string]string{"email": "v6@example.com", "password": "x", "role": "learner"},
+		"X-Forwarded-For", "2001:db8:77:2::1"); r.status == 429 {
+		t.Fatalf("another /64 was limited too: %s", r.raw)
+	}
 }
 
 func TestFailedLoginBackoffAcrossClientAddresses(t *testing.T) {

@@ -36,7 +36,7 @@ type Options struct {
 	Ready []httpapi.Check
 }
 
-// Rate limits of API.md A6, per client IP.
+// Rate limits of API.md A6, per client (IPv4 address or IPv6 /64).
 var limits = map[string]int{
 	"register":  5,
 	"login":     10,
@@ -57,7 +57,7 @@ func NewRouter(o Options) http.Handler {
 		Registry:       o.Registry,
 	})
 	limit := func(name string) func(http.Handler) http.Handler {
-		return httpapi.RateLimit(o.Limiter, name, limits[name], time.Minute, httpapi.ClientIP)
+		return httpapi.RateLimit(o.Limiter, name, limits[name], time.Minute, httpapi.ClientKey)
 	}
 
 	r.Get("/", func(w http.ResponseWriter, _ *http.Request) {
@@ -69,15 +69,24 @@ func NewRouter(o Options) http.Handler {
 	r.Get("/openapi.json", openapi.Handler(openapi.Auth()))
 
 	r.With(limit("register")).Post("/auth/register", h.register)
-	r.With(limit("login")).Post("/auth/login", h.login)
-	r.With(limit("guest")).Post("/guest/login", h.guestLogin)
+	r.With(limit("login"), noStore).Post("/auth/login", h.login)
+	r.With(limit("guest"), noStore).Post("/guest/login", h.guestLogin)
 	r.With(limit("google")).Post("/oauth/register", h.googleRegister)
-	r.With(limit("google")).Post("/oauth/login", h.googleLogin)
-	r.With(limit("refresh")).Post("/auth/refresh", h.refresh)
-	r.With(limit("protected")).Get("/auth/protected", h.protected)
-	r.With(limit("protected")).Post("/getUserDetails", h.userDetails)
+	r.With(limit("google"), noStore).Post("/oauth/login", h.googleLogin)
+	r.With(limit("refresh"), noStore).Post("/auth/refresh", h.refresh)
+	r.With(limit("protected"), noStore).Get("/auth/protected", h.protected)
+	r.With(limit("protected"), noStore).Post("/getUserDetails", h.userDetails)
 	r.Post("/auth/logout", h.logout)
 	return r
+}
+
+// noStore keeps answers that carry a token or a profile out of browser and
+// proxy caches (RFC 6749 §5.1 requires it of token responses).
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
 }
 
 type handlers struct {

@@ -408,6 +408,9 @@ func googleName(g security.GoogleIdentity) string {
 }
 
 // Refresh exchanges a token (expired or not) for a fresh one until rf_exp.
+// Like the original, which re-identified the user at every refresh, it
+// refuses when the account is gone or no longer holds the token's role:
+// the refresh window must not keep a revoked session alive for 30 days.
 func (s *Service) Refresh(ctx context.Context, raw string) (Session, error) {
 	tok, err := s.Signer.Refresh(raw)
 	if err != nil && s.LegacySecret != nil {
@@ -416,11 +419,11 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Session, error) {
 	if err != nil {
 		return Session{}, itss.Wrap(itss.CodeUnauthorized, err, msgTokenExpired)
 	}
-	claims, err := s.Access.Verify(ctx, tok)
+	id, err := s.Identify(ctx, tok)
 	if err != nil {
-		return Session{}, fmt.Errorf("verify refreshed token: %w", err)
+		return Session{}, err
 	}
-	return Session{Token: tok, Role: itss.Role(claims.Role), UserID: claims.UID}, nil
+	return Session{Token: tok, Role: id.Role, UserID: id.UserID}, nil
 }
 
 // legacyUser maps the user_auth id of a legacy token to the user and the
@@ -438,7 +441,9 @@ func (s *Service) legacyUser(ctx context.Context, authID int64) (int64, string, 
 }
 
 // Identify resolves a token to the identity it carries. Legacy HS256 tokens
-// name a user_auth row and no role, so both are looked up.
+// name a user_auth row and no role, so both are looked up. The user must
+// still exist and hold the token's role. A database failure stays a 5xx: it
+// says nothing about the session.
 func (s *Service) Identify(ctx context.Context, raw string) (itss.Identity, error) {
 	claims, err := s.Access.Verify(ctx, raw)
 	if err != nil {
@@ -448,21 +453,30 @@ func (s *Service) Identify(ctx context.Context, raw string) (itss.Identity, erro
 	if claims.Legacy {
 		auth, err := s.DB.AuthByID(ctx, claims.AuthID)
 		if err != nil {
-			return itss.Identity{}, itss.Wrap(itss.CodeUnauthorized, err, msgTokenExpired)
+			return itss.Identity{}, sessionLookupErr(err, "look up legacy token's account")
 		}
 		uid = auth.UserID
 	}
 	user, err := s.DB.UserByID(ctx, uid)
 	if err != nil {
-		return itss.Identity{}, itss.Wrap(itss.CodeUnauthorized, err, msgTokenExpired)
+		return itss.Identity{}, sessionLookupErr(err, "look up token's user")
 	}
 	if !role.Valid() {
 		role = defaultRole(user)
 	}
-	if !role.Valid() {
+	if !role.Valid() || !user.HasRole(string(role)) {
 		return itss.Identity{}, itss.Errorf(itss.CodeUnauthorized, msgTokenExpired)
 	}
 	return itss.Identity{UserID: user.ID, Role: role}, nil
+}
+
+// sessionLookupErr makes a missing account a dead session (401) and leaves
+// every other failure to be reported as what it is.
+func sessionLookupErr(err error, what string) error {
+	if itss.IsCode(err, itss.CodeNotFound) {
+		return itss.Wrap(itss.CodeUnauthorized, err, msgTokenExpired)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // UserDetails is the profile shown by the frontend's profile page.

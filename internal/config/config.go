@@ -105,7 +105,7 @@ func Load() (*Config, error) {
 func load(dotenvPath string, env func(string) (string, bool)) (*Config, error) {
 	file, err := godotenv.Read(dotenvPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("config: %s: %s", dotenvPath, oneLine(err.Error()))
+		return nil, fmt.Errorf("config: %s: %s", dotenvPath, dotenvProblem(dotenvPath, err))
 	}
 	return FromLookup(func(k string) (string, bool) {
 		if v, ok := env(k); ok {
@@ -114,6 +114,40 @@ func load(dotenvPath string, env func(string) (string, bool)) (*Config, error) {
 		v, ok := file[k]
 		return v, ok
 	})
+}
+
+// dotenvProblem says why godotenv refused a file without quoting the file:
+// the parser's own messages carry the rest of the file from the bad line on,
+// or the unterminated value, which would print APP_SECRET_KEY and the
+// database password to the log. The line number is recovered from them.
+func dotenvProblem(path string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return oneLine(err.Error()) // cannot open or read: names the file only
+	}
+	data, _ := os.ReadFile(path)
+	msg := err.Error()
+	what, offset := "cannot be parsed", -1
+	switch {
+	case strings.Contains(msg, " in variable name near "):
+		what = "a variable name has a character other than letters, digits, _ and ."
+		// "near" quotes the file from the offending statement to its end.
+		_, near, _ := strings.Cut(msg, " in variable name near ")
+		if rest, uerr := strconv.Unquote(near); uerr == nil && rest != "" && strings.HasSuffix(string(data), rest) {
+			offset = len(data) - len(rest)
+		}
+	case strings.HasPrefix(msg, "unterminated quoted value "):
+		what = "a quoted value is not closed"
+		// The message holds the value from its opening quote to the end of its line.
+		if frag := strings.TrimPrefix(msg, "unterminated quoted value "); frag != "" {
+			offset = strings.Index(string(data), frag)
+		}
+	}
+	if offset < 0 {
+		return what + " (the parser's message is withheld: it quotes the file's values)"
+	}
+	line := 1 + strings.Count(string(data[:offset]), "\n")
+	return fmt.Sprintf("line %d: %s (the line is not shown: it may hold a secret)", line, what)
 }
 
 // FromLookup builds the Config from lookup (os.LookupEnv, or a map in tests).

@@ -437,6 +437,42 @@ func TestMalformedDotEnvIsRefused(t *testing.T) {
 	}
 }
 
+func TestMalformedDotEnvErrorShowsNoValues(t *testing.T) {
+	t.Parallel()
+	// The parser's own messages quote the rest of the file from the bad line
+	// on, or the unterminated value: secrets must not reach the log.
+	cases := []struct {
+		name, content, want string
+	}{
+		{"bad variable name", "DATABASE_URL=mysql://u:dbpass@h/d\nBAD-NAME=1\nAPP_SECRET_KEY=" + testSecret + "\nSECRET_ACCESS_KEY=s3secret\n",
+			"line 2: a variable name"},
+		{"unterminated quote", "# comment\nSANDBOX=off\nAPP_SECRET_KEY='" + testSecret + "\nSECRET_ACCESS_KEY=s3secret\n",
+			"line 3: a quoted value"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), ".env")
+			if err := os.WriteFile(path, []byte(c.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := load(path, lookupOf(env()))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			for _, secret := range []string{"dbpass", testSecret, "s3secret"} {
+				if strings.Contains(msg, secret) {
+					t.Fatalf("error shows %q: %s", secret, msg)
+				}
+			}
+			if !strings.HasPrefix(msg, "config: ") || !strings.Contains(msg, c.want) || strings.ContainsAny(msg, "\r\n") {
+				t.Fatalf("err = %q, want one line containing %q", msg, c.want)
+			}
+		})
+	}
+}
+
 func TestLoadReadsDotEnvInWorkingDirectory(t *testing.T) {
 	// Not parallel: changes the working directory and the environment.
 	dir := t.TempDir()

@@ -24,6 +24,26 @@ func ClientIP(r *http.Request) string {
 	return peerAddr(r).String()
 }
 
+// ClientKey is the client as rate limits count it: the IPv4 address, or the
+// /64 network of an IPv6 address. One subscriber is routinely given a whole
+// /64, so keying by the full address would hand a new budget to every
+// address it picks.
+func ClientKey(r *http.Request) string {
+	ip := ClientIP(r)
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 func peerAddr(r *http.Request) netip.Addr {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		return ap.Addr().Unmap()

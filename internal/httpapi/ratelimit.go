@@ -41,6 +41,9 @@ func NewLimiter(uri string) (Limiter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("limiter storage: invalid redis URI: %w", err)
 		}
+		// Without this the client ignores context deadlines on the socket
+		// and a hung Redis holds every limited request for seconds per try.
+		opts.ContextTimeoutEnabled = true
 		return NewRedisLimiter(redis.NewClient(opts), RedisKeyPrefix), nil
 	}
 	return nil, fmt.Errorf("limiter storage: unsupported URI scheme (want memory:// or redis://)")
@@ -125,14 +128,57 @@ func (l *MemoryLimiter) Len() int {
 // RedisLimiter is a fixed-window counter per key in Redis, shared by every
 // replica. One Lua script increments and sets the expiry atomically, so a
 // crash between the two can never leave a counter without expiry.
+//
+// Failing open must also fail fast: every call has its own short deadline,
+// and after a failure the store is left alone for redisCooldown, during which
+// calls return errStoreDown at once. A dead or hung Redis then costs one
+// request per replica a fraction of a second, not every request seconds.
 type RedisLimiter struct {
 	client redis.UniversalClient
 	prefix string
+	now    func() time.Time
+
+	mu        sync.Mutex
+	downUntil time.Time
 }
+
+const (
+	// redisTimeout bounds one limiter call. It reaches the socket only with
+	// the client's ContextTimeoutEnabled, which NewLimiter sets; callers of
+	// NewRedisLimiter should set it too.
+	redisTimeout = 500 * time.Millisecond
+	// redisCooldown is how long a failed store is not asked again.
+	redisCooldown = 5 * time.Second
+)
+
+// errStoreDown is returned without contacting Redis during the cooldown
+// that follows a failure.
+var errStoreDown = errors.New("redis rate limit: store failed recently, not asked again until the cooldown ends")
 
 // NewRedisLimiter uses client with keys prefixed by prefix.
 func NewRedisLimiter(client redis.UniversalClient, prefix string) *RedisLimiter {
-	return &RedisLimiter{client: client, prefix: prefix}
+	return &RedisLimiter{client: client, prefix: prefix, now: time.Now}
+}
+
+// call runs fn with the limiter's deadline, unless the store failed within
+// the cooldown, and starts a cooldown when fn fails for a reason other than
+// the caller giving up.
+func (l *RedisLimiter) call(ctx context.Context, fn func(ctx context.Context) error) error {
+	l.mu.Lock()
+	down := l.now().Before(l.downUntil)
+	l.mu.Unlock()
+	if down {
+		return errStoreDown
+	}
+	cctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	err := fn(cctx)
+	if err != nil && ctx.Err() == nil {
+		l.mu.Lock()
+		l.downUntil = l.now().Add(redisCooldown)
+		l.mu.Unlock()
+	}
+	return err
 }
 
 // The PTTL test also repairs a key that somehow lost its expiry.
@@ -152,7 +198,11 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, limit int, window 
 	if ms < 1 {
 		ms = 1
 	}
-	res, err := incrScript.Run(ctx, l.client, []string{l.prefix + key}, ms).Int64Slice()
+	var res []int64
+	err := l.call(ctx, func(ctx context.Context) (err error) {
+		res, err = incrScript.Run(ctx, l.client, []string{l.prefix + key}, ms).Int64Slice()
+		return err
+	})
 	if err != nil {
 		return true, 0, fmt.Errorf("redis rate limit: %w", err)
 	}
@@ -169,12 +219,19 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, limit int, window 
 func (l *RedisLimiter) Peek(ctx context.Context, key string, _ time.Duration) (int, time.Duration, error) {
 	var get *redis.StringCmd
 	var ttl *redis.DurationCmd
-	_, err := l.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.Get(ctx, l.prefix+key)
-		ttl = p.PTTL(ctx, l.prefix+key)
-		return nil
+	missing := false
+	err := l.call(ctx, func(ctx context.Context) error {
+		_, err := l.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			get = p.Get(ctx, l.prefix+key)
+			ttl = p.PTTL(ctx, l.prefix+key)
+			return nil
+		})
+		if errors.Is(err, redis.Nil) {
+			missing, err = true, nil
+		}
+		return err
 	})
-	if errors.Is(err, redis.Nil) {
+	if missing {
 		return 0, 0, nil
 	}
 	if err != nil {
@@ -193,7 +250,7 @@ func (l *RedisLimiter) Peek(ctx context.Context, key string, _ time.Duration) (i
 
 // Reset implements Limiter.
 func (l *RedisLimiter) Reset(ctx context.Context, key string) error {
-	if err := l.client.Del(ctx, l.prefix+key).Err(); err != nil {
+	if err := l.call(ctx, func(ctx context.Context) error { return l.client.Del(ctx, l.prefix+key).Err() }); err != nil {
 		return fmt.Errorf("redis rate limit reset: %w", err)
 	}
 	return nil
@@ -207,21 +264,21 @@ func (l *RedisLimiter) Ping(ctx context.Context) error {
 // Close releases the client's connections.
 func (l *RedisLimiter) Close() error { return l.client.Close() }
 
-// RateLimit allows limit requests per window for each key (default: the
-// client IP) under name, so routes have separate budgets. Over the limit it
-// answers 429 in the one shape with Retry-After in whole seconds (at least
-// 1). A failing store lets the request through and logs why: a Redis outage
+// RateLimit allows limit requests per window for each key (default:
+// ClientKey, the client's IPv4 address or IPv6 /64) under name, so routes
+// have separate budgets. Over the limit it answers 429 in the one shape with
+// Retry-After in whole seconds (at least 1). A failing store lets the request through and logs why: a Redis outage
 // must not take logins down.
 func RateLimit(l Limiter, name string, limit int, window time.Duration, key func(*http.Request) string) func(http.Handler) http.Handler {
 	if key == nil {
-		key = ClientIP
+		key = ClientKey
 	}
 	msg := fmt.Sprintf("Too many requests: %d per %s", limit, humanWindow(window))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			k := key(r)
 			if k == "" {
-				k = ClientIP(r)
+				k = ClientKey(r)
 			}
 			ok, retry, err := l.Allow(r.Context(), name+":"+k, limit, window)
 			if err != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -69,6 +72,41 @@ func exerciseLimit(t *testing.T, tr *testRouter) {
 	// Preflights are answered before the limiter: they never use the budget.
 	if res := tr.do(t, "OPTIONS", "/register", nil, ip, "192.0.2.1:1", "Origin", frontend); res.status != 200 {
 		t.Fatalf("preflight = %d", res.status)
+	}
+}
+
+func TestRateLimitKeysIPv6ClientsByTheir64(t *testing.T) {
+	t.Parallel()
+	tr := limitedRouter(t, NewMemoryLimiter())
+	// One subscriber holds a whole /64: a fresh address per request must not
+	// buy a fresh budget.
+	for i, addr := range []string{"[2001:db8:1:2::1]:1", "[2001:db8:1:2::2]:1"} {
+		if res := tr.do(t, "POST", "/register", nil, "RemoteAddr", addr); res.status != 200 {
+			t.Fatalf("request %d = %d, want 200", i+1, res.status)
+		}
+	}
+	if res := tr.do(t, "POST", "/register", nil, "RemoteAddr", "[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:1"); res.status != 429 {
+		t.Fatalf("third address of the same /64 = %d, want 429", res.status)
+	}
+	if res := tr.do(t, "POST", "/register", nil, "RemoteAddr", "[2001:db8:1:3::1]:1"); res.status != 200 {
+		t.Fatalf("another /64 = %d, want 200", res.status)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	t.Parallel()
+	for ip, want := range map[string]string{
+		"192.0.2.1":            "192.0.2.1",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"::ffff:192.0.2.1":     "192.0.2.1",
+		"unknown":              "unknown",
+		"fe80::1":              "fe80::/64",
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r = r.WithContext(context.WithValue(r.Context(), clientIPKey, ip))
+		if got := ClientKey(r); got != want {
+			t.Errorf("ClientKey(%s) = %q, want %q", ip, got, want)
+		}
 	}
 }
 
@@ -230,6 +268,82 @@ func TestRateLimitFailsOpenWhenStoreIsDown(t *testing.T) {
 	}
 	if n := len(tr.logs.lines(t, "rate limiter unavailable, request allowed")); n != 3 {
 		t.Fatalf("%d fail-open log lines, want 3", n)
+	}
+}
+
+// hungRedis accepts connections and never answers: a Redis that is stuck,
+// or a firewall that drops packets after the handshake.
+func hungRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go func() { _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	return "redis://" + ln.Addr().String() + "/0"
+}
+
+func TestRedisLimiterGivesUpOnAHungStoreAndBacksOff(t *testing.T) {
+	t.Parallel()
+	l, err := NewLimiter(hungRedis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := l.(*RedisLimiter)
+	defer rl.Close()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	rl.now = func() time.Time { return time.Unix(0, now.Load()) }
+
+	// The request carries no deadline: the limiter's own must cut the wait,
+	// not the client's multi-second socket timeouts.
+	ok, _, err := rl.Allow(context.Background(), "k", 1, time.Minute)
+	if !ok || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Allow = %v, %v; want allowed with the limiter's deadline exceeded", ok, err)
+	}
+	// While the cooldown runs, nothing waits on the store again.
+	if ok, _, err := rl.Allow(context.Background(), "k", 1, time.Minute); !ok || !errors.Is(err, errStoreDown) {
+		t.Fatalf("Allow in cooldown = %v, %v; want allowed with errStoreDown", ok, err)
+	}
+	if _, _, err := rl.Peek(context.Background(), "k", time.Minute); !errors.Is(err, errStoreDown) {
+		t.Fatalf("Peek in cooldown = %v; want errStoreDown", err)
+	}
+	if err := rl.Reset(context.Background(), "k"); !errors.Is(err, errStoreDown) {
+		t.Fatalf("Reset in cooldown = %v; want errStoreDown", err)
+	}
+	// After it the store is tried again.
+	now.Add(int64(redisCooldown + time.Second))
+	if _, _, err := rl.Allow(context.Background(), "k", 1, time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Allow after cooldown = %v; want a fresh attempt cut by the deadline", err)
+	}
+}
+
+func TestRedisLimiterCallerCancellationDoesNotTripCooldown(t *testing.T) {
+	t.Parallel()
+	c := redisForTest(t)
+	l := NewRedisLimiter(c, uniquePrefix(t, c))
+	opts := *c.Options()
+	opts.ContextTimeoutEnabled = true
+	l.client = redis.NewClient(&opts)
+	defer l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := l.Allow(ctx, "k", 1, time.Minute); err == nil {
+		t.Fatal("Allow with a cancelled context succeeded")
+	}
+	// A client that went away says nothing about the store.
+	if _, _, err := l.Allow(context.Background(), "k", 1, time.Minute); err != nil {
+		t.Fatalf("Allow after a cancelled call = %v", err)
 	}
 }
 

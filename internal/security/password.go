@@ -39,6 +39,10 @@ const (
 	maxArgon2Time   = 100
 	maxPBKDF2Rounds = 10_000_000
 	pbkdf2KeyLen    = 64 // passlib pbkdf2_sha512 stores the full SHA-512 output
+
+	// legacyPBKDF2Rounds is passlib 1.7's default for pbkdf2_sha512, the
+	// cost of the original system's hashes; failed verifications pad to it.
+	legacyPBKDF2Rounds = 25000
 )
 
 // ErrUnknownHashFormat is returned by Verify for a stored hash it cannot read.
@@ -50,8 +54,14 @@ var ErrUnknownHashFormat = errors.New("unknown password hash format")
 type Hasher struct {
 	params Argon2Params
 	sem    chan struct{}
-	// argon is argon2.IDKey; tests wrap it to observe concurrency.
-	argon func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
+	// argon is argon2.IDKey and pbkdf2 is PBKDF2-HMAC-SHA512; tests wrap
+	// them to observe concurrency and the work done.
+	argon  func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
+	pbkdf2 func(password string, salt []byte, rounds, keyLen int) ([]byte, error)
+}
+
+func pbkdf2SHA512(password string, salt []byte, rounds, keyLen int) ([]byte, error) {
+	return pbkdf2.Key(sha512.New, password, salt, rounds, keyLen)
 }
 
 // NewHasher returns a Hasher using p (zero fields take the defaults) that
@@ -70,7 +80,7 @@ func NewHasher(p Argon2Params, maxConcurrent int) *Hasher {
 	if maxConcurrent <= 0 {
 		maxConcurrent = runtime.GOMAXPROCS(0)
 	}
-	return &Hasher{params: p, sem: make(chan struct{}, maxConcurrent), argon: argon2.IDKey}
+	return &Hasher{params: p, sem: make(chan struct{}, maxConcurrent), argon: argon2.IDKey, pbkdf2: pbkdf2SHA512}
 }
 
 // Params returns the parameters new hashes are written with.
@@ -107,11 +117,18 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // needsRehash is true after a successful match when the stored hash should be
 // replaced by Hash(password): always for pbkdf2, and for argon2id written with
 // other parameters.
+//
+// Whatever the format, one argon2id and one pbkdf2-sha512 computation are
+// done, the one the hash does not call for as padding, so that a wrong
+// password costs the same on a migrated account, an upgraded one and (with
+// VerifyDummy) an unknown e-mail (API.md A5). An unreadable hash costs the
+// same too before its error is returned.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error) {
 	switch {
 	case strings.HasPrefix(encoded, "$argon2id$"):
 		a, err := parseArgon2(encoded)
 		if err != nil {
+			h.VerifyDummy(ctx, password)
 			return false, false, err
 		}
 		if err := h.acquire(ctx); err != nil {
@@ -121,39 +138,57 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 		p := a.params
 		key := h.argon([]byte(password), a.salt, p.Time, p.Memory, p.Threads, uint32(len(a.key)))
 		ok = subtle.ConstantTimeCompare(key, a.key) == 1
+		h.dummyPBKDF2(password)
 		return ok, ok && (p != h.params || len(a.key) != argon2KeyLen), nil
 	case strings.HasPrefix(encoded, "$pbkdf2-sha512$"):
 		ph, err := parsePBKDF2(encoded)
 		if err != nil {
+			h.VerifyDummy(ctx, password)
 			return false, false, err
 		}
 		if err := h.acquire(ctx); err != nil {
 			return false, false, err
 		}
 		defer h.release()
-		key, err := pbkdf2.Key(sha512.New, password, ph.salt, ph.rounds, pbkdf2KeyLen)
+		key, err := h.pbkdf2(password, ph.salt, ph.rounds, pbkdf2KeyLen)
 		if err != nil {
 			return false, false, fmt.Errorf("pbkdf2: %w", err)
 		}
 		ok = subtle.ConstantTimeCompare(key, ph.key) == 1
+		h.dummyArgon2(password)
 		return ok, ok, nil
 	default:
+		h.VerifyDummy(ctx, password)
 		return false, false, ErrUnknownHashFormat
 	}
 }
 
-// VerifyDummy does the work of verifying an argon2id hash with the current
-// parameters and throws the result away. Call it for an unknown account so
-// that "no such e-mail" and "wrong password" take the same time.
+// VerifyDummy does the work of a failed Verify (an argon2id computation with
+// the current parameters and a pbkdf2-sha512 one at the original's cost) and
+// throws the result away. Call it for an unknown account so that "no such
+// e-mail" and "wrong password" take the same time.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
 	if err := h.acquire(ctx); err != nil {
 		return
 	}
 	defer h.release()
+	h.dummyArgon2(password)
+	h.dummyPBKDF2(password)
+}
+
+// dummyArgon2 and dummyPBKDF2 run with a slot held by the caller.
+func (h *Hasher) dummyArgon2(password string) {
 	p := h.params
 	var salt [argon2SaltLen]byte
 	key := h.argon([]byte(password), salt[:], p.Time, p.Memory, p.Threads, argon2KeyLen)
 	subtle.ConstantTimeCompare(key, make([]byte, argon2KeyLen))
+}
+
+func (h *Hasher) dummyPBKDF2(password string) {
+	var salt [16]byte // passlib's salt size
+	if key, err := h.pbkdf2(password, salt[:], legacyPBKDF2Rounds, pbkdf2KeyLen); err == nil {
+		subtle.ConstantTimeCompare(key, make([]byte, pbkdf2KeyLen))
+	}
 }
 
 type argon2Hash struct {

@@ -3,6 +3,8 @@ package security
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,6 +140,61 @@ func TestVerifyDummyDoesArgon2WorkWithCurrentParams(t *testing.T) {
 	h.VerifyDummy(context.Background(), "whatever")
 	if calls.Load() != 1 {
 		t.Fatalf("argon2 ran %d times, want 1", calls.Load())
+	}
+}
+
+// TestEveryFailedVerificationDoesTheSameWork pins A5's "unknown e-mail and
+// wrong password take the same time" for both hash formats: the original's
+// pbkdf2 hashes cost about half an argon2id verification, so without
+// padding a wrong password on a migrated account would be told apart from an
+// unknown e-mail by its speed.
+func TestEveryFailedVerificationDoesTheSameWork(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	enc, err := NewHasher(cheap, 1).Hash(ctx, "right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(h *Hasher) *[]string {
+		var mu sync.Mutex
+		var work []string
+		idKey, pbkdf := h.argon, h.pbkdf2
+		h.argon = func(pw, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+			mu.Lock()
+			work = append(work, fmt.Sprintf("argon2id m=%d t=%d p=%d", memory, time, threads))
+			mu.Unlock()
+			return idKey(pw, salt, time, memory, threads, keyLen)
+		}
+		h.pbkdf2 = func(password string, salt []byte, rounds, keyLen int) ([]byte, error) {
+			mu.Lock()
+			work = append(work, fmt.Sprintf("pbkdf2-sha512 rounds=%d", rounds))
+			mu.Unlock()
+			return pbkdf(password, salt, rounds, keyLen)
+		}
+		return &work
+	}
+	cases := map[string]func(h *Hasher){
+		"unknown account":             func(h *Hasher) { h.VerifyDummy(ctx, "wrong") },
+		"argon2id hash":               func(h *Hasher) { h.Verify(ctx, "wrong", enc) },
+		"pbkdf2 hash of the original": func(h *Hasher) { h.Verify(ctx, "wrong", passlibVector) },
+		"unreadable hash":             func(h *Hasher) { h.Verify(ctx, "wrong", "$argon2id$garbage") },
+	}
+	var want []string
+	for _, name := range []string{"unknown account", "argon2id hash", "pbkdf2 hash of the original", "unreadable hash"} {
+		h := NewHasher(cheap, 1)
+		work := record(h)
+		cases[name](h)
+		got := slices.Sorted(slices.Values(*work))
+		if want == nil {
+			want = got
+			if len(want) != 2 {
+				t.Fatalf("%s: work %v, want one argon2id and one pbkdf2 computation", name, want)
+			}
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: work %v, want %v like an unknown account", name, got, want)
+		}
 	}
 }
 
