@@ -117,7 +117,7 @@ func limitKey(r *http.Request) string {
 	if id := itss.IdentityFrom(r.Context()); !id.Anonymous() {
 		return fmt.Sprintf("user:%d", id.UserID)
 	}
-	return "ip:" + httpapi.ClientIP(r)
+	return "ip:" + httpapi.ClientKey(r)
 }
 
 // New wires the tutorial service from configuration: token verifiers (the
