@@ -9,8 +9,36 @@ import (
 )
 
 // NewLogger returns the services' logger: JSON lines at level and above.
+// Every line logged with a request's context (InfoContext, WarnContext, …)
+// carries that request's id, so one request's lines can be found together.
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(requestIDHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
+}
+
+// requestIDHandler adds request_id from the context to records that do not
+// carry one already.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if rid := itss.RequestIDFrom(ctx); rid != "" {
+		has := false
+		r.Attrs(func(a slog.Attr) bool {
+			has = a.Key == "request_id"
+			return !has
+		})
+		if !has {
+			r.AddAttrs(slog.String("request_id", rid))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
 // LoggerFrom returns the router's logger carrying the request id of ctx
@@ -19,6 +47,9 @@ func LoggerFrom(ctx context.Context) *slog.Logger {
 	log, ok := ctx.Value(loggerKey).(*slog.Logger)
 	if !ok {
 		log = slog.Default()
+	}
+	if _, adds := log.Handler().(requestIDHandler); adds {
+		return log
 	}
 	if rid := itss.RequestIDFrom(ctx); rid != "" {
 		log = log.With("request_id", rid)
