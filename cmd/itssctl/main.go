@@ -38,12 +38,14 @@ func main() {
 }
 
 func runMain(ctx context.Context, args []string, out, errOut io.Writer) int {
-	if len(args) < 2 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		usage(errOut)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
+	}
+	if len(args) < 2 {
+		// "itssctl db" is a command cut short, not a request for help.
+		usage(errOut)
+		return 2
 	}
 	name := args[0] + " " + args[1]
 	cmd, ok := commands[name]

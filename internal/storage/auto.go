@@ -30,8 +30,8 @@ import (
 //     becomes the local copy of that file. If S3 fails before (heal failed),
 //     the file is written locally. A write that reached neither is an error.
 //   - A Stage tees every Put into a local staging folder as well. Commit
-//     commits on S3 and removes the section's local copy; if S3 failed at any
-//     point, the local staging folder is committed instead, marked complete.
+//     heals as PutFile does, then commits on S3; if S3 failed at any point,
+//     the local staging folder is committed instead, marked complete.
 //   - DeleteSection deletes on S3 and locally; if S3 fails, the local folder
 //     is replaced by an empty one marked complete (a tombstone).
 //   - PutLayout writes S3 and removes the local copy; if S3 fails, locally.
@@ -149,7 +149,7 @@ func (a *Auto) PutFile(ctx context.Context, sectionID, name string, r io.Reader)
 		spool.abort() // S3 has it; no local copy must remain
 		return nil
 	}
-	if err := a.local.rec.MkdirAll(sectionID, 0o755); err != nil {
+	if err := mkdirAll(a.local.rec, sectionID); err != nil {
 		spool.abort()
 		return fmt.Errorf("storage: write reached neither S3 (%v) nor local disk: %w", s3err, localErr("mkdir", err))
 	}
@@ -395,16 +395,18 @@ func (st *autoStage) Commit(ctx context.Context) error {
 	s3err := st.s3err
 	st.mu.Unlock()
 	if s3err == nil {
-		s3err = st.remote.Commit(ctx)
-		if s3err == nil {
-			st.local.Abort(ctx) //nolint:errcheck // stale staging is removed at next start
-			// The new set is on S3: any older local copy must go, or it
-			// would shadow it.
-			return st.a.local.DeleteSection(ctx, st.sec)
+		// As in PutFile, a local copy of the section first goes to S3 and
+		// off disk: were it removed only after the commit, a crash in
+		// between would leave it, now older, in front of the new set.
+		if s3err = st.a.heal(ctx, st.sec); s3err == nil {
+			if s3err = st.remote.Commit(ctx); s3err == nil {
+				st.local.Abort(ctx) //nolint:errcheck // stale staging is removed at next start
+				return nil
+			}
 		}
-	} else {
-		st.remote.Abort(ctx) //nolint:errcheck // best effort; the store is failing anyway
 	}
+	// A no-op when the S3 commit ran (and failed): it cleaned up itself.
+	st.remote.Abort(ctx) //nolint:errcheck // best effort; the store is failing anyway
 	st.mu.Lock()
 	lerr := st.localErr
 	st.mu.Unlock()
@@ -564,20 +566,20 @@ func (a *Auto) Sync(ctx context.Context) (pushed int, err error) {
 	return pushed, nil
 }
 
-func (a *Auto) syncLayout(ctx context.Context, l layoutRef) error {
-	key, _ := layoutKey(l.userID, l.tutorialID, l.role)
+func (a *Auto) syncLayout(ctx context.Context, l LayoutKey) error {
+	key := l.String()
 	unlock := a.locks.lock("layout/" + key)
 	defer unlock()
-	data, err := a.local.GetLayout(ctx, l.userID, l.tutorialID, l.role)
+	data, err := a.local.GetLayout(ctx, l.UserID, l.TutorialID, l.Role)
 	switch {
 	case itss.IsCode(err, itss.CodeNotFound):
 		// An empty legacy file: nothing to push, only to drop.
 	case err != nil:
 		return err
 	default:
-		if err := a.s3.PutLayout(ctx, l.userID, l.tutorialID, l.role, data); err != nil {
+		if err := a.s3.PutLayout(ctx, l.UserID, l.TutorialID, l.Role, data); err != nil {
 			return fmt.Errorf("storage: sync layout %s: %w", path.Dir(key), err)
 		}
 	}
-	return a.local.deleteLayout(l.userID, l.tutorialID, l.role)
+	return a.local.deleteLayout(l.UserID, l.TutorialID, l.Role)
 }

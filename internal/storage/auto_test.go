@@ -243,3 +243,68 @@ func TestAutoWriteReachingNeitherIsAnError(t *testing.T) {
 		t.Fatal("a failed commit left a file behind")
 	}
 }
+
+// TestAutoIgnoresNonCanonicalLayoutFolders plants layout files under folder
+// names no request can reach ("007" and "+7" for user 7). They cannot be
+// synced, so counting them as pending would report degraded health forever.
+func TestAutoIgnoresNonCanonicalLayoutFolders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := newTestAuto(t, startFakeS3(t))
+	lay := a.local.lay.Name()
+	for _, uid := range []string{"007", "+7"} {
+		dir := filepath.Join(lay, uid, tutID, "learner")
+		must(t, os.MkdirAll(dir, 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, layoutFile), []byte(`{"stray":1}`), 0o644))
+	}
+	if n, m, err := a.pending(); err != nil || n+m != 0 {
+		t.Fatalf("pending = %d sections, %d layouts, %v; want none", n, m, err)
+	}
+	must(t, a.Health(ctx))
+	if n, err := a.Sync(ctx); err != nil || n != 0 {
+		t.Fatalf("Sync = %d, %v; want 0, nil", n, err)
+	}
+	must(t, a.Health(ctx))
+	if _, err := a.s3.GetLayout(ctx, 7, tutID, "learner"); !itss.IsCode(err, itss.CodeNotFound) {
+		t.Fatalf("stray layout reached S3 as user 7's: %v", err)
+	}
+}
+
+// TestAutoStageCommitPushesTheLocalCopyBeforeReplacingIt covers a recording
+// upload after an outage left a local copy of the section. That copy is
+// newer than S3's until the upload commits; if it were still on disk once S3
+// held the new set, a crash at that moment would leave an older local copy
+// in front of S3 (served first, then pushed over the new set). So, as for
+// PutFile, the local copy must reach S3 and leave disk before the commit.
+func TestAutoStageCommitPushesTheLocalCopyBeforeReplacingIt(t *testing.T) {
+	// Not parallel: it replaces the package's removeTree.
+	ctx := context.Background()
+	f := startFakeS3(t)
+	a := newTestAuto(t, f)
+	stageSet(t, a, secA, map[string]string{"description.md": "old"})
+	f.Stop()
+	stageSet(t, a, secA, map[string]string{"description.md": "fallback"})
+	f.Start()
+
+	var onS3 []string
+	removeTree = func(r *os.Root, name string) error {
+		if strings.HasPrefix(name, deletedPrefix+secA) {
+			b, err := a.s3.ReadFile(ctx, secA, "description.md")
+			onS3 = append(onS3, string(b))
+			if err != nil {
+				onS3 = append(onS3, err.Error())
+			}
+		}
+		return r.RemoveAll(name)
+	}
+	defer func() { removeTree = (*os.Root).RemoveAll }()
+	stageSet(t, a, secA, map[string]string{"description.md": "new", "keystroke.json": "[]"})
+
+	if !slices.Equal(onS3, []string{"fallback"}) {
+		t.Fatalf("S3 held %q when the local copy was removed, want it to hold that copy", onS3)
+	}
+	if got := read(t, a, secA, "description.md"); got != "new" {
+		t.Fatalf("description = %q", got)
+	}
+	must(t, a.Health(ctx))
+}

@@ -159,7 +159,7 @@ func (l *Local) PutLayoutStream(ctx context.Context, k LayoutKey, r io.Reader) e
 	unlock := l.locks.lock("layout/" + key)
 	defer unlock()
 	dir := path.Dir(key)
-	if err := l.lay.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAll(l.lay, dir); err != nil {
 		return localErr("put layout", err)
 	}
 	return writeAtomic(ctx, l.lay, dir, key, r)

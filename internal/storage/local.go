@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,7 +28,9 @@ import (
 // A Stage writes a hidden sibling folder (".staging-<id>-<token>") inside the
 // recordings root and commits by two renames: the live folder aside to
 // ".trash-<id>-<token>", the staging folder into its place. If the process
-// dies between the two, NewLocal puts the old folder back.
+// dies between the two, NewLocal puts the old folder back. A deleted section
+// is renamed to ".deleted-<id>-<token>" before its removal, which NewLocal
+// finishes rather than undoes.
 type Local struct {
 	rec, lay *os.Root
 	log      *slog.Logger
@@ -41,6 +42,7 @@ type Local struct {
 const (
 	stagingPrefix  = ".staging-"
 	trashPrefix    = ".trash-"
+	deletedPrefix  = ".deleted-"
 	tmpPrefix      = ".tmp-"
 	spoolDir       = ".spool"    // auto: tee copies of uploads in flight
 	completeMarker = ".complete" // auto: this local folder is the section's whole set
@@ -94,7 +96,7 @@ func (l *Local) PutFile(ctx context.Context, sectionID, name string, r io.Reader
 	}
 	unlock := l.locks.lock(sectionID)
 	defer unlock()
-	if err := l.rec.MkdirAll(sectionID, 0o755); err != nil {
+	if err := mkdirAll(l.rec, sectionID); err != nil {
 		return localErr("put "+key, err)
 	}
 	return writeAtomic(ctx, l.rec, sectionID, key, r)
@@ -197,7 +199,9 @@ func (l *Local) DeleteSection(_ context.Context, sectionID string) error {
 	defer unlock()
 	// Rename first so the section disappears at once; the slow recursive
 	// removal then works on a folder nobody reads.
-	trash := trashPrefix + sectionID + "-" + token()
+	// Not the commit's trash prefix: a leftover of a delete must never be
+	// restored as a commit's previous set would be.
+	trash := deletedPrefix + sectionID + "-" + token()
 	if err := l.rec.Rename(sectionID, trash); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
@@ -205,11 +209,15 @@ func (l *Local) DeleteSection(_ context.Context, sectionID string) error {
 		return localErr("delete", err)
 	}
 	syncDir(l.rec, ".")
-	if err := l.rec.RemoveAll(trash); err != nil {
+	if err := removeTree(l.rec, trash); err != nil {
 		l.log.Warn("storage: leftover of a deleted section, removed at next start", "section", sectionID, "err", err)
 	}
 	return nil
 }
+
+// removeTree removes a folder taken out of the tree; tests replace it to
+// leave the folder behind, as a crash would.
+var removeTree = (*os.Root).RemoveAll
 
 func (l *Local) CopySection(ctx context.Context, fromID, toID string) error {
 	return copySection(ctx, l, fromID, toID)
@@ -244,7 +252,7 @@ func (l *Local) PutLayout(ctx context.Context, userID int64, tutorialID, role st
 	unlock := l.locks.lock("layout/" + key)
 	defer unlock()
 	dir := path.Dir(key)
-	if err := l.lay.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAll(l.lay, dir); err != nil {
 		return localErr("put layout", err)
 	}
 	return writeAtomic(ctx, l.lay, dir, key, bytes.NewReader(data))
@@ -326,9 +334,9 @@ func treeSize(ctx context.Context, r *os.Root) int64 {
 
 // repair finishes what a crash left in the recordings root: a section folder
 // moved aside by a commit that never put the new one in place is restored;
-// leftover trash, staging folders and spool files are removed. Staging and
-// spool entries are kept for a day in case another process sharing the
-// folder is still writing them.
+// the folders of deleted sections, leftover trash, staging folders and spool
+// files are removed. Staging and spool entries are kept for a day in case
+// another process sharing the folder is still writing them.
 func (l *Local) repair() {
 	f, err := l.rec.Open(".")
 	if err != nil {
@@ -356,6 +364,8 @@ func (l *Local) repair() {
 					}
 				}
 			}
+			l.rec.RemoveAll(name) //nolint:errcheck // retried at next start
+		case strings.HasPrefix(name, deletedPrefix):
 			l.rec.RemoveAll(name) //nolint:errcheck // retried at next start
 		case strings.HasPrefix(name, stagingPrefix) || strings.HasPrefix(name, tmpPrefix):
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleAfter {
@@ -558,9 +568,45 @@ func writeAtomic(ctx context.Context, root *os.Root, dir, dst string, r io.Reade
 	return nil
 }
 
-// syncDir persists a rename. Some filesystems refuse fsync on directories;
-// the rename itself has happened either way, so errors are ignored.
-func syncDir(root *os.Root, dir string) {
+// mkdirAll creates dir and any missing parents under root, like
+// os.Root.MkdirAll, and syncs the folder holding each one it creates: a file
+// later committed inside survives a crash only if its folder's entry does.
+func mkdirAll(root *os.Root, dir string) error {
+	fi, err := root.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err // e.g. a symlink leading out of the root
+	}
+	parent := path.Dir(dir)
+	if parent != "." {
+		if err := mkdirAll(root, parent); err != nil {
+			return err
+		}
+	}
+	err = root.Mkdir(dir, 0o755)
+	if err == nil {
+		syncDir(root, parent)
+		return nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		// Created meanwhile by another writer is fine; a file or a
+		// dangling symlink in the way keeps the error.
+		if fi, serr := root.Stat(dir); serr == nil && fi.IsDir() {
+			return nil
+		}
+	}
+	return err
+}
+
+// syncDir persists a rename or a new entry in dir; tests replace it to see
+// which folders are synced.
+var syncDir = fsyncDir
+
+// fsyncDir is syncDir. Some filesystems refuse fsync on directories; the
+// rename itself has happened either way, so errors are ignored.
+func fsyncDir(root *os.Root, dir string) {
 	if d, err := root.Open(dir); err == nil {
 		d.Sync() //nolint:errcheck // see above
 		d.Close()
@@ -649,40 +695,11 @@ func (l *Local) sections() ([]string, error) {
 	return out, nil
 }
 
-type layoutRef struct {
-	userID     int64
-	tutorialID string
-	role       string
-}
-
-// layouts lists the layout files in the layouts root.
-func (l *Local) layouts() ([]layoutRef, error) {
-	var out []layoutRef
-	err := fs.WalkDir(l.lay.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		parts := strings.Split(p, "/")
-		if d.IsDir() {
-			if len(parts) > 3 {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if len(parts) != 4 || parts[3] != layoutFile {
-			return nil
-		}
-		uid, err := strconv.ParseInt(parts[0], 10, 64)
-		if err != nil || !ValidUserID(uid) || !ValidTutorialID(parts[1]) || !ValidRole(parts[2]) {
-			return nil
-		}
-		out = append(out, layoutRef{uid, parts[1], parts[2]})
-		return nil
-	})
-	if err != nil {
-		return nil, localErr("list layouts", err)
-	}
-	return out, nil
+// layouts lists the layout files in the layouts root that a request can
+// reach, as ListLayouts does: a folder such as "007" for user 7 is never read
+// or written under that name, so it could never be synced either.
+func (l *Local) layouts() ([]LayoutKey, error) {
+	return l.ListLayouts(context.Background())
 }
 
 func (l *Local) deleteLayout(userID int64, tutorialID, role string) error {

@@ -2,10 +2,15 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/itss-go/itss/internal/itss"
 )
 
 // TestLocalRepairsAnInterruptedCommit simulates a crash between the two
@@ -78,5 +83,78 @@ func TestLocalWritesLeaveNoTempFiles(t *testing.T) {
 	want := []string{filepath.Join(secB, "keystroke.json"), filepath.Join(secA, "description.md")}
 	if len(got) != 2 || !(got[0] == want[0] && got[1] == want[1] || got[0] == want[1] && got[1] == want[0]) {
 		t.Fatalf("files on disk = %v, want %v", got, want)
+	}
+}
+
+// TestLocalDeleteStaysDeletedAfterAnInterruptedRemoval leaves a deleted
+// section's folder behind, as a crash (or an NFS "busy" file) between the
+// rename and the recursive removal would. The next start must finish the
+// delete, not mistake the folder for one an interrupted commit moved aside
+// and bring the section back (under auto, a restored copy would even shadow
+// newer files on S3).
+func TestLocalDeleteStaysDeletedAfterAnInterruptedRemoval(t *testing.T) {
+	// Not parallel: it replaces the package's removeTree.
+	opts := testOptions(t, "")
+	l, err := NewLocal(opts)
+	must(t, err)
+	ctx := context.Background()
+	put(t, l, secA, "recording.wav", "deleted audio")
+	put(t, l, secB, "description.md", "kept")
+
+	removeTree = func(*os.Root, string) error { return errors.New("simulated crash") }
+	err = l.DeleteSection(ctx, secA)
+	removeTree = (*os.Root).RemoveAll
+	must(t, err)
+	_, err = l.Stat(ctx, secA, "recording.wav")
+	wantCode(t, err, itss.CodeNotFound)
+	l.Close()
+
+	l, err = NewLocal(opts)
+	must(t, err)
+	defer l.Close()
+	_, err = l.Stat(ctx, secA, "recording.wav")
+	wantCode(t, err, itss.CodeNotFound)
+	if got := read(t, l, secB, "description.md"); got != "kept" {
+		t.Fatalf("other section = %q", got)
+	}
+	entries, err := os.ReadDir(opts.RecordingsPath)
+	must(t, err)
+	if len(entries) != 1 || entries[0].Name() != secB {
+		var left []string
+		for _, e := range entries {
+			left = append(left, e.Name())
+		}
+		t.Fatalf("recordings root holds %v, want only %s", left, secB)
+	}
+}
+
+// TestLocalWritesSyncTheFoldersTheyCreate checks durability, not atomicity:
+// a file committed into a folder that the same write created survives a
+// power cut only if the folder's own entry was synced in its parent too.
+func TestLocalWritesSyncTheFoldersTheyCreate(t *testing.T) {
+	// Not parallel: it replaces the package's syncDir.
+	l := newTestLocal(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	synced := map[string]bool{}
+	syncDir = func(root *os.Root, dir string) {
+		mu.Lock()
+		synced[filepath.Base(root.Name())+":"+dir] = true
+		mu.Unlock()
+		fsyncDir(root, dir)
+	}
+	defer func() { syncDir = fsyncDir }()
+
+	put(t, l, secA, "description.md", "x")
+	must(t, l.PutLayout(ctx, 6, tutID, "learner", []byte("{}")))
+	must(t, l.PutLayoutStream(ctx, LayoutKey{7, tutID, "author"}, strings.NewReader("{}")))
+	for _, want := range []string{
+		"recordings:.", "recordings:" + secA,
+		"layouts:.", "layouts:6", "layouts:6/" + tutID, "layouts:6/" + tutID + "/learner",
+		"layouts:7", "layouts:7/" + tutID, "layouts:7/" + tutID + "/author",
+	} {
+		if !synced[want] {
+			t.Errorf("folder %s not synced after a write created what it holds", want)
+		}
 	}
 }

@@ -62,6 +62,7 @@ const (
 	mysqlRowIsReferenced = 1451
 	mysqlNoReferencedRow = 1452
 	mysqlDataTooLong     = 1406
+	mysqlBadStringValue  = 1366
 	mysqlLockWaitTimeout = 1205
 	mysqlDeadlock        = 1213
 )
@@ -80,6 +81,10 @@ func classify(err error) (itss.Code, string, bool) {
 			return itss.CodeConflict, "Record is still in use", true
 		case mysqlDataTooLong:
 			return itss.CodeInvalid, "Value too long", true
+		case mysqlBadStringValue:
+			// Text outside the character set of a column an original
+			// database created as latin1 or utf8mb3 (emoji, most scripts).
+			return itss.CodeInvalid, "Text contains characters that cannot be stored", true
 		case mysqlDeadlock, mysqlLockWaitTimeout:
 			return itss.CodeUnavailable, "Database busy, try again", true
 		}

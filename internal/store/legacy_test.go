@@ -163,3 +163,34 @@ func TestDatabaseOfTheOriginalSystemIsUsableAsIs(t *testing.T) {
 		}
 	})
 }
+
+// An original database created under an older server's defaults has
+// single-byte text columns (MySQL 5.7 and older MariaDB default to latin1).
+// Converting the original's tables is an operator's decision, but the
+// description column is ITSS-Go's own and must hold any text; text a legacy
+// column cannot store is the client's problem to fix (400), not a fault.
+func TestLegacyLatin1DatabaseStoresEmojiDescriptionsAndRefusesEmojiNames(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	driver, dsn := storetest.NewMySQLDatabase(t, "latin1")
+	db, err := store.Open(ctx, driver, dsn)
+	must(t, err)
+	t.Cleanup(func() { db.Close() })
+	for _, q := range legacyDDL[store.MySQL] {
+		_, err := db.Raw().ExecContext(ctx, q)
+		must(t, err)
+	}
+	must(t, db.Migrate(ctx))
+	assertMigratedOnce(t, db)
+
+	tu := mustTutorial(t, db, 1, func(tu *itss.Tutorial) { tu.Name = "Café"; tu.Description = ptr("Recursion 😀 再帰") })
+	if tu.Name != "Café" || tu.Description == nil || *tu.Description != "Recursion 😀 再帰" {
+		t.Fatalf("tutorial = %q, %v", tu.Name, tu.Description)
+	}
+	must(t, db.UpdateTutorial(ctx, tu.ID, store.TutorialPatch{Description: ptr("🎉")}))
+
+	err = db.CreateTutorial(ctx, itss.Tutorial{ID: newID(), Name: "Recursion 😀", Language: "python", UserID: 1})
+	wantCode(t, err, itss.CodeInvalid)
+	_, _, err = db.CreateFormUser(ctx, "Alice 😀", "learner", "alice@its.com", "h", nil)
+	wantCode(t, err, itss.CodeInvalid)
+}

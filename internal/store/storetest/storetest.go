@@ -76,28 +76,36 @@ func NewDatabase(tb testing.TB, dialect string) (driver, dsn string) {
 	case store.SQLite:
 		return store.SQLite, filepath.Join(tb.TempDir(), "itss.db")
 	case store.MySQL:
-		admin := os.Getenv(EnvMySQLDSN)
-		if admin == "" {
-			tb.Skipf("%s is not set: MySQL tests skipped", EnvMySQLDSN)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
-		defer cancel()
-		dsn, drop, err := createMySQLDatabase(ctx, admin)
-		if err != nil {
-			tb.Fatalf("%s is set but unusable: %v", EnvMySQLDSN, err)
-		}
-		tb.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
-			defer cancel()
-			if err := drop(ctx); err != nil {
-				tb.Errorf("drop MySQL test database: %v", err)
-			}
-		})
-		return store.MySQL, dsn
+		return NewMySQLDatabase(tb, "utf8mb4 COLLATE utf8mb4_unicode_ci")
 	default:
 		tb.Fatalf("storetest: unknown dialect %q", dialect)
 		return "", ""
 	}
+}
+
+// NewMySQLDatabase is NewDatabase for MySQL with the given default character
+// set (and optionally "COLLATE ..."), e.g. "latin1" for a database created
+// by an older server's defaults. It skips or fails as OpenMySQL does.
+func NewMySQLDatabase(tb testing.TB, charset string) (driver, dsn string) {
+	tb.Helper()
+	admin := os.Getenv(EnvMySQLDSN)
+	if admin == "" {
+		tb.Skipf("%s is not set: MySQL tests skipped", EnvMySQLDSN)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	dsn, drop, err := createMySQLDatabase(ctx, admin, charset)
+	if err != nil {
+		tb.Fatalf("%s is set but unusable: %v", EnvMySQLDSN, err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+		defer cancel()
+		if err := drop(ctx); err != nil {
+			tb.Errorf("drop MySQL test database: %v", err)
+		}
+	})
+	return store.MySQL, dsn
 }
 
 // Dialects lists the dialects Each runs on, in order.
@@ -122,10 +130,11 @@ func EachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 	}
 }
 
-// createMySQLDatabase creates itss_t_<random> on the server of adminDSN and
-// returns its DSN and a function that drops it. It holds no connection in
-// between, so that many parallel tests stay far below the server's limit.
-func createMySQLDatabase(ctx context.Context, adminDSN string) (string, func(context.Context) error, error) {
+// createMySQLDatabase creates itss_t_<random>, of default character set
+// charset, on the server of adminDSN and returns its DSN and a function that
+// drops it. It holds no connection in between, so that many parallel tests
+// stay far below the server's limit.
+func createMySQLDatabase(ctx context.Context, adminDSN, charset string) (string, func(context.Context) error, error) {
 	cfg, err := mysql.ParseDSN(adminDSN)
 	if err != nil {
 		return "", nil, err
@@ -136,9 +145,9 @@ func createMySQLDatabase(ctx context.Context, adminDSN string) (string, func(con
 	var suffix [8]byte
 	_, _ = rand.Read(suffix[:]) // crypto/rand does not fail on supported platforms
 	name := "itss_t_" + hex.EncodeToString(suffix[:])
-	// The name is generated here, never taken from input, so it may be
-	// spliced into the statements.
-	if err := adminExec(ctx, cfg, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+	// The name is generated here and the character set comes from test
+	// code, never from input, so both may be spliced into the statements.
+	if err := adminExec(ctx, cfg, "CREATE DATABASE `"+name+"` CHARACTER SET "+charset); err != nil {
 		return "", nil, fmt.Errorf("create database %s: %w", name, err)
 	}
 	drop := func(ctx context.Context) error {

@@ -43,10 +43,10 @@ func TestUnreachableMySQLServerIsAnError(t *testing.T) {
 	defer cancel()
 	// Port 1 refuses connections: the helper must report it (and callers
 	// fail the test) rather than skip.
-	if _, _, err := createMySQLDatabase(ctx, "root@tcp(127.0.0.1:1)/mysql"); err == nil {
+	if _, _, err := createMySQLDatabase(ctx, "root@tcp(127.0.0.1:1)/mysql", "utf8mb4"); err == nil {
 		t.Fatal("no error for an unreachable server")
 	}
-	if _, _, err := createMySQLDatabase(ctx, "not a dsn"); err == nil {
+	if _, _, err := createMySQLDatabase(ctx, "not a dsn", "utf8mb4"); err == nil {
 		t.Fatal("no error for a malformed DSN")
 	}
 }
@@ -58,7 +58,7 @@ func TestMySQLDatabaseIsCreatedAndDropped(t *testing.T) {
 		t.Skipf("%s is not set", EnvMySQLDSN)
 	}
 	ctx := t.Context()
-	dsn, drop, err := createMySQLDatabase(ctx, admin)
+	dsn, drop, err := createMySQLDatabase(ctx, admin, "utf8mb4")
 	if err != nil {
 		t.Fatal(err)
 	}
