@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -213,4 +214,17 @@ func formatSequence(ids []string) (string, error) {
 		return "", itss.Errorf(itss.CodeInvalid, "Too many sections in tutorial")
 	}
 	return seq, nil
+}
+
+// LockTutorial takes the tutorial's row lock until the end of the
+// transaction the DB is bound to (MySQL: SELECT … FOR UPDATE; SQLite: write
+// transactions are serialised from BEGIN), so that a read-check-write of its
+// sequence cannot interleave with a section being created or deleted.
+// CodeNotFound if there is no such tutorial.
+func (db *DB) LockTutorial(ctx context.Context, id string) error {
+	if db.tx == nil {
+		return errors.New("lock tutorial: not inside a transaction")
+	}
+	_, err := db.lockedSequence(ctx, id)
+	return err
 }

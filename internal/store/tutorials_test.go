@@ -245,3 +245,24 @@ func TestPublishedTutorialsUsesStrictWindowAndCallerProgress(t *testing.T) {
 		}
 	})
 }
+
+func TestLockTutorialOnlyInsideATransaction(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		ctx := t.Context()
+		tut := mustTutorial(t, db, mustAuthor(t, db, "Alice").ID, nil)
+		if err := db.LockTutorial(ctx, tut.ID); err == nil {
+			t.Fatal("LockTutorial outside a transaction must fail")
+		}
+		err := db.InTx(ctx, func(tx *store.DB) error {
+			if err := tx.LockTutorial(ctx, "ffffffffffffffffffffffffffffffff"); !itss.IsCode(err, itss.CodeNotFound) {
+				t.Errorf("unknown tutorial: %v", err)
+			}
+			return tx.LockTutorial(ctx, tut.ID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -351,18 +351,17 @@ func (u *upload) finish(ctx context.Context) (string, error) {
 	}
 	freq := frequentWords(desc, transcript)
 	p.FrequentWord = &freq
-	err = u.s.db.InTx(ctx, func(tx *store.DB) error {
-		if err := tx.UpdateSection(ctx, u.sec.ID, p); err != nil {
-			return fmt.Errorf("update section: %w", err)
-		}
-		// Last step inside the transaction: if the swap fails the row stays.
-		if err := u.stage.Commit(ctx); err != nil {
-			return fmt.Errorf("commit recording: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
+	// Files first, then the row in one statement: no transaction stays open
+	// while the file set is swapped (on S3 a copy per file), which on SQLite
+	// would hold the only write lock and stall every other writer. A failed
+	// swap leaves the previous recording and row; a failed row update after
+	// it leaves the new files with the old title and duration, and an error
+	// the editor answers by saving again.
+	if err := u.stage.Commit(ctx); err != nil {
+		return "", fmt.Errorf("commit recording: %w", err)
+	}
+	if err := u.s.db.UpdateSection(ctx, u.sec.ID, p); err != nil {
+		return "", fmt.Errorf("update section: %w", err)
 	}
 	u.s.event(ctx, "Upload Tutorial Section", "owner_id", u.t.UserID, "tutorial_id", u.t.ID, "section_id", u.sec.ID,
 		"audio_bytes", u.audio, "duration", p.Duration)

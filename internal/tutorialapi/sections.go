@@ -219,22 +219,18 @@ func (s *Service) UpdateSection(ctx context.Context, id itss.Identity, sectionID
 	}
 	freq := frequentWords(desc, stored[fileTranscript])
 	p.FrequentWord = &freq
-	err = s.db.InTx(ctx, func(tx *store.DB) error {
-		if err := tx.UpdateSection(ctx, sec.ID, p); err != nil {
-			return fmt.Errorf("update section: %w", err)
-		}
-		// Files inside the transaction: a failed write leaves the row as it was.
-		for _, name := range []string{fileDescription, fileCode, fileQuestion} {
-			if data, ok := writes[name]; ok {
-				if err := s.files.PutFile(ctx, sec.ID, name, bytes.NewReader(data)); err != nil {
-					return fmt.Errorf("write %s: %w", name, err)
-				}
+	// Files first (each written atomically), then the row in one statement:
+	// no transaction stays open during storage I/O, which on SQLite would
+	// hold the only write lock. A failed write leaves the row as it was.
+	for _, name := range []string{fileDescription, fileCode, fileQuestion} {
+		if data, ok := writes[name]; ok {
+			if err := s.files.PutFile(ctx, sec.ID, name, bytes.NewReader(data)); err != nil {
+				return "", fmt.Errorf("write %s: %w", name, err)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return "", err
+	}
+	if err := s.db.UpdateSection(ctx, sec.ID, p); err != nil {
+		return "", fmt.Errorf("update section: %w", err)
 	}
 	s.event(ctx, "Update Tutorial Section", "owner_id", t.UserID, "tutorial_id", t.ID, "section_id", sec.ID)
 	return t.ID, nil

@@ -311,13 +311,6 @@ func (s *Service) UpdateTutorial(ctx context.Context, id itss.Identity, tutorial
 	}
 	var p store.TutorialPatch
 	if in.SetSequence {
-		secs, err := s.db.SectionsByTutorial(ctx, t.ID)
-		if err != nil {
-			return fmt.Errorf("list sections: %w", err)
-		}
-		if err := checkSequence(in.Sequence, secs); err != nil {
-			return err
-		}
 		seq := itss.FormatSequence(in.Sequence)
 		p.Sequence = &seq
 	} else if ids, legacy, err := itss.ParseSequence(t.Sequence); err == nil && legacy {
@@ -339,7 +332,24 @@ func (s *Service) UpdateTutorial(ctx context.Context, id itss.Identity, tutorial
 	}
 	p.SetStart, p.Start = in.SetStart, utcPtr(in.Start)
 	p.SetEnd, p.End = in.SetEnd, utcPtr(in.End)
-	if err := s.db.UpdateTutorial(ctx, t.ID, p); err != nil {
+	err = s.db.InTx(ctx, func(tx *store.DB) error {
+		if in.SetSequence {
+			// Checked under the tutorial's lock: a section created or
+			// deleted meanwhile cannot be lost from or left in the order.
+			if err := tx.LockTutorial(ctx, t.ID); err != nil {
+				return err
+			}
+			secs, err := tx.SectionsByTutorial(ctx, t.ID)
+			if err != nil {
+				return fmt.Errorf("list sections: %w", err)
+			}
+			if err := checkSequence(in.Sequence, secs); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateTutorial(ctx, t.ID, p)
+	})
+	if err != nil {
 		return fmt.Errorf("update tutorial: %w", err)
 	}
 	attrs := []any{"owner_id", t.UserID, "tutorial_id", t.ID}
