@@ -68,7 +68,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	rn, err := runner.New(ctx, runner.Options{
 		Sandbox: cfg.Sandbox, RunTimeout: cfg.RunTimeout, CompileTimeout: cfg.CompileTimeout,
 		Workers: cfg.RunWorkers, Queue: cfg.RunQueue, PythonBin: cfg.PythonBin, JavaBin: cfg.JavaBin,
-		JavacBin: cfg.JavacBin, NodeBin: cfg.NodeBin, DataDir: cfg.DataDir, Logger: log,
+		JavacBin: cfg.JavacBin, NodeBin: cfg.NodeBin, DataDir: cfg.DataDir, SandboxUID: cfg.SandboxUID, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("code runner: %w", err)

@@ -75,7 +75,10 @@ type Config struct {
 	AllowedFileExtensions []string // ALLOWED_FILE_EXTENSIONS, lower case, no dots
 	SampleTutorialID      string   // SAMPLE_TUTORIAL_ID, 32 lower-case hex; "" = the built-in sample
 
-	Sandbox                    string // SANDBOX: "auto" | "required" | "off"
+	Sandbox string // SANDBOX: "auto" | "required" | "off"
+	// SandboxUID is the host user that runs sandboxed programs when the
+	// service runs as root (SANDBOX_UID; default 65534, nobody).
+	SandboxUID                 int
 	RunTimeout, CompileTimeout time.Duration
 	RunWorkers, RunQueue       int
 	PythonBin, JavaBin         string
@@ -232,6 +235,7 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	c.Sandbox = r.enum("SANDBOX", "auto", "auto", "required", "off")
 	c.RunTimeout = r.duration("RUN_TIMEOUT", 10*time.Second, 10*time.Minute)
 	c.CompileTimeout = r.duration("COMPILE_TIMEOUT", 10*time.Second, 10*time.Minute)
+	c.SandboxUID = r.integer("SANDBOX_UID", 65534, 1, 1<<31-2)
 	c.RunWorkers = r.integer("RUN_WORKERS", runtime.NumCPU(), 1, 1024)
 	c.RunQueue = r.integer("RUN_QUEUE", 4*c.RunWorkers, 0, 1<<20)
 	c.PythonBin = r.str("PYTHON_BIN", "python3")

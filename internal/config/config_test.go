@@ -108,6 +108,7 @@ func TestEverySettingIsRead(t *testing.T) {
 		"SANDBOX", "required",
 		"RUN_TIMEOUT", "2.5", "COMPILE_TIMEOUT", "1m",
 		"RUN_WORKERS", "3",
+		"SANDBOX_UID", "2000",
 		"PYTHON_BIN", "/usr/bin/python3.11", "JAVA_BIN", "j", "JAVAC_BIN", "jc", "NODE_BIN", "n",
 		"LOG_LEVEL", "WARNING", "DEBUG", "True",
 	)))
@@ -138,6 +139,7 @@ func TestEverySettingIsRead(t *testing.T) {
 		{"upload", c.MaxUploadBytes, int64(50 << 20)},
 		{"extensions", c.AllowedFileExtensions, []string{"wav", "json"}},
 		{"sample normalised", c.SampleTutorialID, "858c03b2fb62409681e60fb11f373d50"},
+		{"sandbox uid", c.SandboxUID, 2000},
 		{"sandbox", c.Sandbox, "required"},
 		{"plain seconds", c.RunTimeout, 2500 * time.Millisecond},
 		{"go duration", c.CompileTimeout, time.Minute},
@@ -360,6 +362,7 @@ func TestRefusals(t *testing.T) {
 		{"negative compile timeout", env("COMPILE_TIMEOUT", "-1s"), "COMPILE_TIMEOUT:"},
 		{"garbage timeout", env("RUN_TIMEOUT", "ten"), "RUN_TIMEOUT:"},
 		{"zero workers", env("RUN_WORKERS", "0"), "RUN_WORKERS:"},
+		{"root sandbox uid", env("SANDBOX_UID", "0"), "SANDBOX_UID:"},
 		{"negative queue", env("RUN_QUEUE", "-1"), "RUN_QUEUE:"},
 		{"bad level", env("LOG_LEVEL", "verbose"), "LOG_LEVEL:"},
 		{"bad google issuer", env("GOOGLE_ISSUER_URL", "accounts.google.com"), "GOOGLE_ISSUER_URL:"},

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -69,8 +68,6 @@ type executeBody struct {
 	Code     string `json:"code"`
 	Input    string `json:"input"`
 }
-
-var validFileName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // supported reports whether language is one the routes accept at all; the
 // runner still answers 503 when its interpreter is missing.
@@ -166,7 +163,9 @@ func (h *handler) scriptRequest(w http.ResponseWriter, r *http.Request, ev *outc
 		req.Stdin = body.Input
 	}
 	if body.FileName != nil {
-		if !validFileName.MatchString(*body.FileName) {
+		// The original's rule ([A-Za-z0-9._-]+), bounded in length: the
+		// name replaces the temporary one in the program's output.
+		if *body.FileName == "" || !runner.ValidFileName(*body.FileName) {
 			h.fail(w, r, ev, itss.Errorf(itss.CodeInvalid, "Invalid filename"))
 			return runner.Request{}, false
 		}
@@ -196,7 +195,7 @@ func (h *handler) allowed(w http.ResponseWriter, r *http.Request, ev *outcome, c
 	if h.o.Limiter == nil {
 		return true
 	}
-	key := "ip:" + httpapi.ClientIP(r)
+	key := "ip:" + httpapi.ClientKey(r)
 	if !id.Anonymous() {
 		key = "user:" + strconv.FormatInt(id.UserID, 10)
 	}

@@ -21,6 +21,8 @@ import (
 
 	"github.com/itss-go/itss/internal/httpapi"
 	"github.com/itss-go/itss/internal/itss"
+	"github.com/itss-go/itss/internal/openapi"
+	"github.com/itss-go/itss/internal/openapi/openapitest"
 	"github.com/itss-go/itss/internal/runner"
 )
 
@@ -101,6 +103,12 @@ func newServer(t testing.TB, o Options) *httptest.Server {
 	return srv
 }
 
+// apiDoc validates every response of the run routes against the tutorial
+// service's OpenAPI document.
+var apiDoc = sync.OnceValues(func() (*openapitest.Validator, error) {
+	return openapitest.Load(openapi.Tutorial())
+})
+
 type reply struct {
 	status int
 	header http.Header
@@ -125,6 +133,13 @@ func post(t testing.TB, srv *httptest.Server, path, body string, header ...strin
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if _, bench := t.(*testing.B); !bench {
+		v, err := apiDoc()
+		if err != nil {
+			t.Fatalf("OpenAPI document: %v", err)
+		}
+		v.Check(t, req, resp, raw)
+	}
 	rep := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	if err := json.Unmarshal(raw, &rep.body); err != nil {
 		t.Fatalf("%s: body is not a JSON object: %q", path, raw)
@@ -243,6 +258,10 @@ func TestRunRejectsBadBodiesWithOutput(t *testing.T) {
 		{"whitespace source is 400", "/run_script/python", script("  \n", "", ""), 400},
 		{"source over 64 KiB is 413", "/run_script/python", script(big, "", ""), 413},
 		{"stdin over 64 KiB is 413", "/run_script/python", script("pass", strings.Repeat("x", 64<<10+1), ""), 413},
+		// The name replaces every temporary name the program prints: a long
+		// one would multiply a 64 KiB output into hundreds of megabytes.
+		{"filename over 255 bytes is 400", "/run_script/python", script("print(1)", "", strings.Repeat("n", 256)), 400},
+		{"compile filename over 255 bytes is 400", "/compile_script/java", script("class A {}", "", strings.Repeat("n", 256)), 400},
 		{"body over 1 MiB is 413", "/run_script/python", `{"data":"` + strings.Repeat("a", 1<<20) + `"}`, 413},
 		{"execute unsupported language is 400", "/code/execute", `{"language":"cobol","code":"x"}`, 400},
 		{"execute malformed is 400", "/code/execute", `[1]`, 400},

@@ -3,17 +3,24 @@ package runner
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/itss-go/itss/internal/itss"
 )
 
 var hexName = regexp.MustCompile(`[0-9a-f]{32}`)
@@ -68,12 +75,72 @@ func TestHostilePrograms(t *testing.T) {
 		}
 	}
 	wd, _ := os.Getwd()
+	// An abstract unix socket on the host: abstract names belong to the
+	// network namespace, so a sandbox must not reach it.
+	abstract := "itss-test-" + randomName()
+	ln, err := net.Listen("unix", "@"+abstract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var abstractConns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			abstractConns.Add(1)
+			c.Close()
+		}
+	}()
+	if c, err := net.Dial("unix", "@"+abstract); err != nil {
+		t.Fatalf("baseline: the host cannot reach its own abstract socket: %v", err)
+	} else {
+		c.Close()
+	}
+	if !eventually(func() bool { return abstractConns.Load() == 1 }) {
+		t.Fatal("baseline connection to the abstract socket not accepted")
+	}
+	abstractConns.Store(0)
+	// A descriptor the server inherited without close-on-exec (from a
+	// shell, a supervisor, a library's dup): here a dup(2) of the service's
+	// .env, which the sandbox must never receive.
+	envFile, err := os.Open(filepath.Join(svc, ".env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inherited, err := syscall.Dup(int(envFile.Fd()))
+	envFile.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(inherited) })
+	nr := riskySyscalls[runtime.GOARCH]
 	hostTmpMark := "itss-pwned-" + randomName()
 	t.Cleanup(func() { os.Remove(filepath.Join(os.TempDir(), hostTmpMark)) })
 	subst := strings.NewReplacer(
 		"SVC", svc, "SECRETWORD", secret, "SERVERPID", strconv.Itoa(os.Getpid()), "SERVERCWD", wd,
-		"HOSTTMPMARK", hostTmpMark, "DATADIR", r.o.DataDir,
+		"HOSTTMPMARK", hostTmpMark, "DATADIR", r.o.DataDir, "ABSTRACTNAME", abstract,
+		"NR_IO_URING_SETUP", strconv.Itoa(nr["io_uring_setup"]), "NR_KEYCTL", strconv.Itoa(nr["keyctl"]),
+		"NR_USERFAULTFD", strconv.Itoa(nr["userfaultfd"]), "NR_PTRACE", strconv.Itoa(nr["ptrace"]),
+		"NR_BPF", strconv.Itoa(nr["bpf"]), "NR_PERF_EVENT_OPEN", strconv.Itoa(nr["perf_event_open"]),
+		"NR_UNSHARE", strconv.Itoa(nr["unshare"]),
 	)
+	// Host paths the sandbox's mount table must not name.
+	serverPaths := func(t *testing.T, res Result) {
+		t.Helper()
+		out := res.Stdout + res.Stderr
+		if !strings.Contains(out, " /usr ") {
+			t.Fatalf("no mount table in the output:\n%s", out)
+		}
+		for _, p := range []string{r.o.DataDir, r.root, svc, wd} {
+			if strings.Contains(out, p) {
+				t.Fatalf("the sandbox's mount table names the server's %s:\n%s", p, out)
+			}
+		}
+		readOnlyHostMounts(t, out)
+	}
 
 	notLeaked := func(t *testing.T, res Result) {
 		t.Helper()
@@ -472,6 +539,92 @@ print('still here')
 				t.Fatalf("run hung: %+v", res)
 			}
 		}},
+
+		// What the mount table, the network namespace and the kernel's
+		// interfaces give away.
+		{name: "python mount table names no server path", lang: Python, need: "bwrap",
+			src: "print(open('/proc/self/mountinfo').read())", check: serverPaths},
+		{name: "java mount table names no server path", lang: Java, need: "bwrap", src: `
+public class Mounts {
+  public static void main(String[] a) throws Exception {
+    System.out.println(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/mountinfo")));
+  }
+}`, check: serverPaths},
+		{name: "python looks for descriptors of the host", lang: Python, need: "bwrap", src: `
+import os
+fds = sorted(int(f) for f in os.listdir('/proc/self/fd'))
+print('FDS:', fds)
+for fd in fds[3:]:
+    try:
+        print('LEAK', fd, os.readlink('/proc/self/fd/%d' % fd), os.pread(fd, 200, 0))
+    except OSError:
+        pass
+print('INIT FDS:', sorted(os.readlink('/proc/1/fd/' + f) for f in os.listdir('/proc/1/fd')))
+`, check: func(t *testing.T, res Result) {
+			notLeaked(t, res)
+			// 0-2 and the descriptor listing /proc/self/fd; the sandbox's
+			// init holds its pipes and an eventfd, nothing of the host.
+			outputContains("FDS: [0, 1, 2, 3]\n")(t, res)
+			for _, line := range strings.Split(res.Stdout, "\n") {
+				if rest, ok := strings.CutPrefix(line, "INIT FDS: "); ok {
+					for _, f := range strings.Split(strings.Trim(rest, "[]"), ", ") {
+						if f = strings.Trim(f, "'"); !strings.HasPrefix(f, "pipe:") && f != "anon_inode:[eventfd]" {
+							t.Fatalf("the sandbox's init holds %s", f)
+						}
+					}
+				}
+			}
+		}},
+		{name: "python reads local configuration in the system folders", lang: Python, need: "bwrap", src: `
+import os
+try:
+    print('LISTING', sorted(os.listdir('/usr/local/etc')))
+except OSError as e:
+    print('absent', type(e).__name__)
+`, check: func(t *testing.T, res Result) {
+			if strings.Contains(res.Stdout, "LISTING") && !strings.Contains(res.Stdout, "LISTING []") {
+				t.Fatalf("/usr/local/etc is visible: %s", res.Stdout)
+			}
+		}},
+		{name: "python connects to the host's abstract unix socket", lang: Python, need: "bwrap", src: `
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect('\0ABSTRACTNAME')
+    print('CONNECTED')
+except OSError as e:
+    print('refused', e)
+`, check: func(t *testing.T, res Result) {
+			outputContains("refused")(t, res)
+			outputLacks("CONNECTED")(t, res)
+			if n := abstractConns.Load(); n != 0 {
+				t.Fatalf("the host's abstract socket accepted %d connections from the sandbox", n)
+			}
+		}},
+		{name: "python calls the kernel's riskiest interfaces", lang: Python, need: "bwrap", src: `
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def call(name, nr, *args):
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    e = ctypes.get_errno()
+    print(name, 'ALLOWED' if r >= 0 else errno.errorcode.get(e, e))
+buf = ctypes.create_string_buffer(256)
+call('io_uring_setup', NR_IO_URING_SETUP, 1, ctypes.addressof(buf))
+call('keyctl', NR_KEYCTL, 0, -3, 1)        # KEYCTL_GET_KEYRING_ID, session keyring, create
+call('userfaultfd', NR_USERFAULTFD, 1)      # UFFD_USER_MODE_ONLY
+call('ptrace', NR_PTRACE, 12, os.getpid(), 0, ctypes.addressof(buf))  # PTRACE_GETREGS
+call('bpf', NR_BPF, 0, ctypes.addressof(buf), 72)  # BPF_MAP_CREATE
+call('perf_event_open', NR_PERF_EVENT_OPEN, ctypes.addressof(buf), 0, -1, -1, 0)
+call('unshare', NR_UNSHARE, 0x20000)        # CLONE_NEWNS
+`, check: func(t *testing.T, res Result) {
+			if r.sb.seccomp == nil || nr == nil {
+				t.Skipf("no seccomp filter for %s or this bubblewrap: these calls are held only by namespaces and dropped capabilities", runtime.GOARCH)
+			}
+			outputContains("io_uring_setup EPERM\n", "keyctl EPERM\n", "userfaultfd EPERM\n", "ptrace EPERM\n",
+				"bpf EPERM\n", "perf_event_open EPERM\n", "unshare EPERM\n")(t, res)
+		}},
 	}
 	for _, c := range cases {
 		c.src = subst.Replace(c.src)
@@ -620,4 +773,291 @@ func TestTwoHundredParallelRunsLeakNothing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// riskySyscalls are the numbers, per architecture, of calls the seccomp
+// filter refuses, for the programs that try them.
+var riskySyscalls = map[string]map[string]int{
+	"amd64": {"io_uring_setup": 425, "keyctl": 250, "userfaultfd": 323, "ptrace": 101, "bpf": 321, "perf_event_open": 298, "unshare": 272},
+	"arm64": {"io_uring_setup": 425, "keyctl": 219, "userfaultfd": 282, "ptrace": 117, "bpf": 280, "perf_event_open": 241, "unshare": 97},
+}
+
+// readOnlyHostMounts checks a mount table (/proc/self/mountinfo) for
+// writable mounts of host filesystems: only the sandbox's own tmpfs,
+// procfs, devpts and device nodes may be writable.
+func readOnlyHostMounts(t *testing.T, mountinfo string) {
+	t.Helper()
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		sep := slices.Index(f, "-")
+		if sep < 6 || sep+1 >= len(f) {
+			continue
+		}
+		switch f[sep+1] {
+		case "tmpfs", "proc", "devpts", "devtmpfs", "mqueue":
+			continue
+		}
+		if !strings.HasPrefix(f[5], "ro") {
+			t.Fatalf("writable host mount in the sandbox: %s", line)
+		}
+	}
+}
+
+func TestLongFileNameCannotMultiplyOutput(t *testing.T) {
+	t.Parallel()
+	r := shared(t)
+	// The display name replaces every occurrence of the temporary file
+	// name, which the program can print as often as it likes.
+	_, err := r.Run(context.Background(), Request{Language: Python, Source: "print(1)", FileName: strings.Repeat("n", MaxFileName+1)})
+	if itss.ErrorCode(err) != itss.CodeInvalid {
+		t.Fatalf("file name of %d bytes: err = %v, want invalid", MaxFileName+1, err)
+	}
+	for _, name := range []string{"../x", "a b", "a/b", "x\n"} {
+		if _, err := r.Run(context.Background(), Request{Language: Python, Source: "print(1)", FileName: name}); itss.ErrorCode(err) != itss.CodeInvalid {
+			t.Fatalf("file name %q: err = %v, want invalid", name, err)
+		}
+	}
+	res, err := r.Run(context.Background(), Request{Language: Python, FileName: strings.Repeat("n", MaxFileName),
+		Source: "import sys\nfor _ in range(5000):\n    print(sys.argv[0], file=sys.stderr)\n    print(sys.argv[0])"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := r.Limits().OutputBytes
+	if len(res.Stdout) > limit || len(res.Stderr) > limit || !res.Truncated || !contains(res.LimitsHit, "output") {
+		t.Fatalf("output grew past the limit through name replacement: stdout %d, stderr %d bytes (limit %d), truncated %v, limits %v",
+			len(res.Stdout), len(res.Stderr), limit, res.Truncated, res.LimitsHit)
+	}
+	if hexName.MatchString(res.Stdout) || !strings.HasPrefix(res.Stdout, strings.Repeat("n", MaxFileName)+".py\n") {
+		t.Fatalf("temporary name not replaced: %.300q", res.Stdout)
+	}
+}
+
+// hostUID returns the real uid in /proc/<pid>/status.
+func hostUID(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Uid:" {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// requireHostUser skips (or, under ITSS_REQUIRE_SANDBOX=1, fails) where a
+// root server cannot start sandboxes as an unprivileged host user.
+func requireHostUser(t *testing.T, r *Runner) {
+	t.Helper()
+	requireIsolation(t, r, "bwrap")
+	if os.Geteuid() != 0 {
+		t.Skip("the tests do not run as root: sandboxes run as their own unprivileged user")
+	}
+	if r.sb.hostUser == nil {
+		msg := "this host does not let an unprivileged user start bubblewrap (unprivileged user namespaces disabled?)"
+		if os.Getenv("ITSS_REQUIRE_SANDBOX") == "1" {
+			t.Fatal("ITSS_REQUIRE_SANDBOX=1: " + msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+func TestProgramsRunAsAnUnprivilegedHostUser(t *testing.T) {
+	t.Parallel()
+	o := Options{Workers: 3}
+	// The distribution's Python is readable by everyone; a pyenv install
+	// under /root is not, and keeps the root-mapped sandbox.
+	if fileExists("/usr/bin/python3") {
+		o.PythonBin = "/usr/bin/python3"
+	}
+	r := newRunner(t, o)
+	requireHostUser(t, r)
+	want := strconv.Itoa(defaultSandboxHostUID)
+	cases := map[string]string{
+		Python: `
+import os, subprocess
+p = subprocess.Popen(['/bin/sleep', 'MARK'])
+print('owner of /usr:', os.stat('/usr').st_uid)
+p.wait()
+`,
+		JavaScript: `
+const p = require('child_process').spawn('/bin/sleep', ['MARK']);
+console.log('owner of /usr: ' + require('fs').statSync('/usr').uid);
+`,
+		Java: `
+public class Who {
+  public static void main(String[] a) throws Exception {
+    Process p = new ProcessBuilder("/bin/sleep", "MARK").start();
+    System.out.println("owner of /usr: " + java.nio.file.Files.getAttribute(java.nio.file.Path.of("/usr"), "unix:uid"));
+    p.waitFor();
+  }
+}`,
+	}
+	for lang, src := range cases {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			requireLanguage(t, r, lang)
+			if r.langs[lang].cred == nil {
+				t.Skipf("%s at %s is not reachable by uid %s: its sandboxes stay root-mapped (the runner warns)", lang, r.langs[lang].exe, want)
+			}
+			// A sleep of a little over a second, long enough to be seen.
+			mark := fmt.Sprintf("1.5%09d", rand.IntN(1e9))
+			done := make(chan Result, 1)
+			go func() { done <- run(t, r, lang, strings.ReplaceAll(src, "MARK", mark), "") }()
+			uid := ""
+			for uid == "" {
+				select {
+				case res := <-done:
+					t.Fatalf("the program's child was never seen on the host: %+v", res)
+				case <-time.After(10 * time.Millisecond):
+				}
+				for _, p := range processesWithArg(mark) {
+					uid = hostUID(strings.SplitN(p, ":", 2)[0])
+				}
+			}
+			res := <-done
+			if uid != want {
+				t.Fatalf("a %s program's process runs as host uid %s, want %s", lang, uid, want)
+			}
+			// Root's files in its view are not the program's: host root
+			// is not mapped into its user namespace.
+			if !res.OK() || strings.Contains(res.Stdout, "owner of /usr: "+sandboxUID+"\n") {
+				t.Fatalf("the program owns host root's files: %+v", res)
+			}
+		})
+	}
+}
+
+func TestInterpreterTheSandboxUserCannotReachStaysRootMappedWithAWarning(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, Options{Workers: 1})
+	requireHostUser(t, r)
+	// An interpreter installed in a folder only root can enter, as pyenv
+	// installs under /root.
+	hidden := t.TempDir()
+	if err := os.Chmod(hidden, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r.langs["fake"] = &language{name: "fake", ok: true, exe: "/bin/true", binds: []string{hidden}}
+	var logged strings.Builder
+	var mu sync.Mutex
+	r.log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))
+	r.chooseHostUser(context.Background())
+	if r.langs["fake"].cred != nil {
+		t.Fatal("a language the sandbox user cannot reach was given the unprivileged sandbox")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logged.String(), "FAKE PROGRAMS RUN AS HOST ROOT") {
+		t.Fatalf("no warning: %s", logged.String())
+	}
+	if l := r.langs[JavaScript]; l != nil && l.cred == nil {
+		t.Fatalf("node at %s did not get the unprivileged sandbox: %s", l.exe, logged.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestJavacSandboxHoldsNoHostFolder(t *testing.T) {
+	t.Parallel()
+	// A stand-in javac that shows the mount table it was given: javac is
+	// fed hostile source, so its sandbox must hold nothing of the host's
+	// that it could write, nor name the server's folders.
+	// Not under /tmp or /work: the sandbox's own /tmp and /work would
+	// cover it.
+	jdk, err := os.MkdirTemp("/var/tmp", "itss-fake-jdk-")
+	if err != nil {
+		t.Skipf("no folder outside /tmp for a stand-in javac: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(jdk) })
+	os.Mkdir(filepath.Join(jdk, "bin"), 0o755)
+	fake := filepath.Join(jdk, "bin", "javac")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\ncat /proc/self/mountinfo >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, Options{Workers: 1, JavacBin: fake})
+	requireIsolation(t, r, "bwrap")
+	requireLanguage(t, r, Java)
+	res, err := r.Compile(context.Background(), Request{Language: Java, Source: "public class Main {}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK() || !strings.Contains(res.Stderr, " /usr ") {
+		t.Fatalf("stand-in javac did not report its mounts: %+v", res)
+	}
+	if strings.Contains(res.Stderr, r.o.DataDir) {
+		t.Fatalf("javac's sandbox binds a folder of the server's data directory %s:\n%s", r.o.DataDir, res.Stderr)
+	}
+	readOnlyHostMounts(t, res.Stderr)
+}
+
+func TestJavaPackageNamedLikeTheCacheBookkeepingRuns(t *testing.T) {
+	t.Parallel()
+	r := shared(t)
+	requireLanguage(t, r, Java)
+	// The cache kept the main class's name in a file called MAIN beside the
+	// class tree, which a package of that name collided with; the long
+	// package also needs a folded manifest line.
+	src := "package MAIN.averyveryverylongpackagenamethatneedsfolding.éàü;\n" +
+		"public class ÜberLongClassNameCrossingTheSeventyTwoByteManifestLine {\n" +
+		"  public static void main(String[] a) { System.out.println(\"" + randomName() + "\"); }\n}"
+	for range 2 { // compiled, then from the cache
+		res := run(t, r, Java, src, "")
+		if !res.OK() || len(res.Stdout) != 33 {
+			t.Fatalf("%+v", res)
+		}
+	}
+}
+
+func TestUnprivilegedSandboxHoldsAForkBombWithoutCgroups(t *testing.T) {
+	t.Parallel()
+	if !fileExists("/usr/bin/python3") {
+		t.Skip("no distribution Python that the sandbox user can reach")
+	}
+	r := newRunner(t, Options{disableCgroup: true, Workers: 1, PythonBin: "/usr/bin/python3"})
+	requireHostUser(t, r)
+	if r.langs[Python].cred == nil {
+		t.Skip("/usr/bin/python3 is not reachable by the sandbox user")
+	}
+	// The kernel exempts host root from RLIMIT_NPROC, so without a pids
+	// cgroup only the wall clock stopped a root-mapped fork bomb. Bounded
+	// at 500 forks so that a failure cannot swamp the host.
+	res := run(t, r, Python, `
+import os, time
+n = 0
+try:
+    while n < 500:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        n += 1
+    print('NOT STOPPED', n)
+except OSError as e:
+    print('stopped after', n, e)
+`, "")
+	if !strings.Contains(res.Stdout, "stopped after") || stoppedAfter(res.Stdout) > r.Limits().Processes {
+		t.Fatalf("fork bomb not held by RLIMIT_NPROC: %+v", res)
+	}
+	assertNoLeftovers(t, res)
+}
+
+// stoppedAfter returns the number after "stopped after".
+func stoppedAfter(out string) int {
+	_, rest, _ := strings.Cut(out, "stopped after ")
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return -1
+	}
+	v, _ := strconv.Atoi(f[0])
+	return v
 }

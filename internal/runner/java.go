@@ -1,9 +1,13 @@
 package runner
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path"
@@ -12,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -266,27 +271,107 @@ func (p *classReader) u4() uint32 {
 const (
 	maxClassFiles = 2000
 	maxClassBytes = 16 << 20
-	mainFile      = "MAIN" // holds the class to launch; no class file lacks the .class suffix
+	// maxClassArchive bounds the tar stream that carries the classes out
+	// of the sandbox: the classes plus a header or two per file.
+	maxClassArchive = maxClassBytes + maxClassFiles*2048 + 1<<20
 )
 
-// collectClasses copies the class files javac wrote into out to dst. It
-// reads through an os.Root so nothing in out can lead it elsewhere, takes
-// only regular files and folders, and chooses the class to launch.
-func collectClasses(out, dst string, src javaSource) (string, error) {
+// classFile is one compiled class: its path in the class tree
+// ("pkg/Main.class") and its bytes.
+type classFile struct {
+	name string
+	data []byte
+}
+
+// classLimitError is a program that compiles to more than the runner keeps:
+// the learner's to fix, not the server's.
+type classLimitError struct{ msg string }
+
+func (e *classLimitError) Error() string { return e.msg }
+
+// classBudget applies maxClassFiles and maxClassBytes as classes arrive.
+type classBudget struct {
+	count int
+	total int64
+}
+
+func (b *classBudget) take(size int64) error {
+	if b.count++; b.count > maxClassFiles {
+		return &classLimitError{fmt.Sprintf("error: the program compiles to more than %d class files", maxClassFiles)}
+	}
+	if b.total += size; size < 0 || b.total > maxClassBytes {
+		return &classLimitError{fmt.Sprintf("error: the program compiles to more than %d MiB of class files", maxClassBytes>>20)}
+	}
+	return nil
+}
+
+// classPath cleans a class file's path from javac's output: relative, no
+// "..", ending in .class. Anything else is not a class javac wrote.
+func classPath(name string) (string, bool) {
+	name = path.Clean(strings.TrimPrefix(name, "./"))
+	if name == "." || path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") || !strings.HasSuffix(name, ".class") {
+		return "", false
+	}
+	return name, true
+}
+
+// readClassArchive reads the tar stream in which the sandbox hands javac's
+// classes back. The host never opens a path the sandbox wrote: it reads a
+// byte stream, keeps regular .class entries with clean relative names, and
+// stops at the limits.
+func readClassArchive(b []byte, truncated bool) ([]classFile, error) {
+	if truncated {
+		var budget classBudget
+		return nil, budget.take(maxClassBytes + 1)
+	}
+	var (
+		out    []classFile
+		budget classBudget
+	)
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("class archive: %w", err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue // folders, and nothing else javac writes
+		}
+		name, ok := classPath(h.Name)
+		if !ok {
+			continue
+		}
+		if err := budget.take(h.Size); err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, h.Size))
+		if err != nil {
+			return nil, fmt.Errorf("class archive: %w", err)
+		}
+		out = append(out, classFile{name: name, data: data})
+	}
+}
+
+// collectClasses reads the class files javac wrote into out (a host folder:
+// runs without bubblewrap only). It reads through an os.Root so nothing in
+// out can lead it elsewhere, and takes only regular files and folders.
+func collectClasses(out string) ([]classFile, error) {
 	root, err := os.OpenRoot(out)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer root.Close()
 	var (
-		classes []classInfo
-		total   int64
-		count   int
+		classes []classFile
+		budget  classBudget
 	)
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
 		if depth > 32 {
-			return errors.New("class folders nested too deep")
+			return &classLimitError{"error: the program's packages are nested too deep"}
 		}
 		f, err := root.Open(dir)
 		if err != nil {
@@ -301,22 +386,16 @@ func collectClasses(out, dst string, src javaSource) (string, error) {
 			rel := path.Join(dir, e.Name())
 			switch {
 			case e.Type().IsDir():
-				if err := os.Mkdir(filepath.Join(dst, filepath.FromSlash(rel)), 0o755); err != nil {
-					return err
-				}
 				if err := walk(rel, depth+1); err != nil {
 					return err
 				}
 			case e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".class"):
-				if count++; count > maxClassFiles {
-					return errors.New("too many class files")
-				}
 				fi, err := root.Lstat(rel)
 				if err != nil {
 					return err
 				}
-				if total += fi.Size(); total > maxClassBytes {
-					return errors.New("class files too large")
+				if err := budget.take(fi.Size()); err != nil {
+					return err
 				}
 				in, err := root.Open(rel)
 				if err != nil {
@@ -327,12 +406,7 @@ func collectClasses(out, dst string, src javaSource) (string, error) {
 				if err != nil {
 					return err
 				}
-				if err := writeNew(filepath.Join(dst, filepath.FromSlash(rel)), b); err != nil {
-					return err
-				}
-				if ci, err := parseClass(b); err == nil {
-					classes = append(classes, ci)
-				}
+				classes = append(classes, classFile{name: rel, data: b})
 			default:
 				// javac writes nothing else; ignore whatever it is.
 			}
@@ -340,9 +414,9 @@ func collectClasses(out, dst string, src javaSource) (string, error) {
 		return nil
 	}
 	if err := walk(".", 0); err != nil {
-		return "", err
+		return nil, err
 	}
-	return chooseMain(classes, src), nil
+	return classes, nil
 }
 
 // chooseMain picks the first top-level type in source order that declares
@@ -384,9 +458,81 @@ func chooseMain(classes []classInfo, src javaSource) string {
 	return "Main"
 }
 
-// classCache keeps compiled programs by the SHA-256 of their source (and
-// the compiler's version and flags), so running the same program again skips
-// javac. Entries are folders created atomically by rename; the least
+// mainClass chooses the class to launch from the compiled classes.
+func mainClass(classes []classFile, src javaSource) string {
+	var infos []classInfo
+	for _, c := range classes {
+		if ci, err := parseClass(c.data); err == nil {
+			infos = append(infos, ci)
+		}
+	}
+	main := chooseMain(infos, src)
+	if !validClassName(main) {
+		return "Main"
+	}
+	return main
+}
+
+// buildJar packs the classes into a jar whose manifest names the class to
+// launch: one file per compiled program, so a cache entry is written and
+// replaced atomically and reaches the sandbox through one descriptor.
+// Entries are stored, not compressed: class files are small, and the JVM
+// reads stored entries without inflating them.
+func buildJar(classes []classFile, main string) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	add := func(name string, data []byte) error {
+		w, err := zw.CreateRaw(&zip.FileHeader{
+			Name: name, Method: zip.Store, CRC32: crc32.ChecksumIEEE(data),
+			CompressedSize64: uint64(len(data)), UncompressedSize64: uint64(len(data)),
+		})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	}
+	if err := add("META-INF/MANIFEST.MF", manifest(main)); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(classes, func(a, b classFile) int { return strings.Compare(a.name, b.name) })
+	for _, c := range classes {
+		if err := add(c.name, c.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// manifest writes a jar manifest naming the main class, with lines folded
+// at 72 bytes as the format requires (a package-qualified name can be
+// longer), never inside a character.
+func manifest(main string) []byte {
+	var b strings.Builder
+	b.WriteString("Manifest-Version: 1.0\r\nCreated-By: ITSS\r\n")
+	line := "Main-Class: " + main
+	limit := 72
+	for len(line) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		b.WriteString(line[:cut])
+		b.WriteString("\r\n ")
+		line, limit = line[cut:], 71
+	}
+	b.WriteString(line)
+	b.WriteString("\r\n\r\n")
+	return []byte(b.String())
+}
+
+// classCache keeps compiled programs, one jar per program, named by the
+// SHA-256 of the source with the compiler's version and flags, so running
+// the same program again skips javac. Jars are written to a temporary file
+// and renamed into place, so a reader sees a whole jar or none; the least
 // recently used are evicted beyond max entries.
 type classCache struct {
 	dir string
@@ -394,61 +540,83 @@ type classCache struct {
 	mu  sync.Mutex // serialises eviction
 }
 
+// cacheEntry is an open cached jar. The descriptor is what reaches the
+// sandbox; path serves runs without bubblewrap.
 type cacheEntry struct {
-	dir  string
-	main string
+	path string
+	f    *os.File
 }
+
+func (e *cacheEntry) close() { e.f.Close() }
 
 func newClassCache(dir string, max int) (*classCache, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runner: java cache: %w", err)
 	}
-	// Temporary folders of a crashed run are incomplete: drop them.
-	stale, _ := filepath.Glob(filepath.Join(dir, "tmp-*"))
-	for _, d := range stale {
-		if fi, err := os.Lstat(d); err == nil && time.Since(fi.ModTime()) > time.Hour {
-			os.RemoveAll(d)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case strings.HasPrefix(e.Name(), "tmp-"):
+			// Temporary files of a crashed run are incomplete.
+			if fi, err := os.Lstat(p); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.RemoveAll(p)
+			}
+		case e.IsDir():
+			// Entries of the earlier folder format are never read again.
+			os.RemoveAll(p)
 		}
 	}
 	return &classCache{dir: dir, max: max}, nil
 }
 
+func (c *classCache) file(key string) string { return filepath.Join(c.dir, key+".jar") }
+
+// get opens the cached jar of key.
 func (c *classCache) get(key string) (*cacheEntry, bool) {
-	dir := filepath.Join(c.dir, key)
-	b, err := os.ReadFile(filepath.Join(dir, mainFile))
+	p := c.file(key)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, false
 	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, false
+	}
 	now := time.Now()
-	os.Chtimes(dir, now, now) // recency for eviction
-	return &cacheEntry{dir: dir, main: string(b)}, true
+	os.Chtimes(p, now, now) // recency for eviction
+	return &cacheEntry{path: p, f: f}, true
 }
 
-// put moves a folder of classes (under the cache dir, from tempDir) into
-// place. Two runs of the same new program may race: the loser's copy is
-// dropped and the winner's used.
-func (c *classCache) put(key, tmp, main string) (*cacheEntry, error) {
-	if err := os.WriteFile(filepath.Join(tmp, mainFile), []byte(main), 0o644); err != nil {
+// put stores a jar under key and opens it. Two runs of the same new program
+// may race: each renames a complete jar of identical content into place.
+func (c *classCache) put(key string, jar []byte) (*cacheEntry, error) {
+	f, err := os.CreateTemp(c.dir, "tmp-")
+	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(c.dir, key)
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
-		if e, ok := c.get(key); ok {
-			return e, nil
-		}
+	_, err = f.Write(jar)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), c.file(key))
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return nil, err
 	}
 	c.evict()
-	return &cacheEntry{dir: dir, main: main}, nil
-}
-
-func (c *classCache) tempDir() (string, error) {
-	return os.MkdirTemp(c.dir, "tmp-")
+	e, ok := c.get(key)
+	if !ok {
+		return nil, fmt.Errorf("cached jar %s vanished", key)
+	}
+	return e, nil
 }
 
 // evict removes the least recently used entries beyond max. Entries used in
-// the last minute are kept even then: a running program may be reading them.
+// the last minute are kept even then: a run without bubblewrap may be about
+// to open one by name.
 func (c *classCache) evict() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -462,7 +630,7 @@ func (c *classCache) evict() {
 	}
 	var list []aged
 	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), "tmp-") {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".jar") {
 			continue
 		}
 		info, err := e.Info()
@@ -479,7 +647,7 @@ func (c *classCache) evict() {
 		if time.Since(a.t) < time.Minute {
 			break
 		}
-		os.RemoveAll(filepath.Join(c.dir, a.name))
+		os.Remove(filepath.Join(c.dir, a.name))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -22,10 +23,14 @@ type language struct {
 	version string // "python 3.11.7"
 	exe     string // real executable (symlinks and shims resolved)
 	javac   string // Java only
+	tar     bool   // Java only: tar found in the system folders
 	// binds are host folders outside the system folders that the
 	// interpreter needs (a pyenv installation, a JDK's /etc config), made
 	// visible read-only at the same path inside the sandbox.
 	binds []string
+	// cred is the unprivileged host user its sandboxes run as; nil when
+	// they run as the server's user (see Runner.chooseHostUser).
+	cred *syscall.Credential
 }
 
 // systemDirs are bound read-only in every sandbox. Anything an interpreter
@@ -173,6 +178,10 @@ func detectJava(ctx context.Context, javaBin, javacBin string) (*language, error
 		return l, fmt.Errorf("java: unexpected -version output %q", out)
 	}
 	l.version = "java " + m[1]
+	// The sandbox hands javac's classes back as a tar stream.
+	if tar, err := realExecutable("tar"); err == nil && underSystemDirs(tar) {
+		l.tar = true
+	}
 	for _, exe := range []string{l.exe, l.javac} {
 		home := filepath.Dir(filepath.Dir(exe))
 		l.binds = append(l.binds, prefixBind(exe)...)

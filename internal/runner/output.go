@@ -99,6 +99,18 @@ func text(b []byte, truncated bool, repl *strings.Replacer) string {
 	return s
 }
 
+// clip cuts s to at most limit bytes, never inside a character.
+func clip(s string, limit int) (string, bool) {
+	if len(s) <= limit {
+		return s, false
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut], true
+}
+
 // randomName returns 32 hex characters: the temporary name of a learner's
 // file. A name that cannot occur in a program's own output makes replacing it
 // with the display name safe, and it never shadows a standard module the way

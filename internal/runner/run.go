@@ -1,20 +1,34 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Where Java's compiled classes appear inside the sandbox.
+// Java inside the sandbox: javac writes its classes to sandboxClassDir, a
+// shell hands them back as a tar stream on stdout (so no host folder is
+// ever writable from a sandbox), and a run finds its program's jar at
+// sandboxJar, copied in from the cache through a descriptor.
 const (
-	sandboxOut     = "/out"
-	sandboxClasses = "/classes"
+	sandboxClassDir = "/tmp/classes"
+	sandboxJar      = "/classes.jar"
+	// javacScript runs javac (its arguments follow) with its messages on
+	// stderr, then archives the classes; exit status 99 means the archive
+	// failed, any other failure is javac's own status.
+	javacScript = `mkdir ` + sandboxClassDir + ` || exit 99
+"$@" >&2 || exit
+cd ` + sandboxClassDir + ` || exit 99
+tar -cf - . || exit 99`
+	archiveFailed = 99
 )
 
 // runInterpreted runs a Python or JavaScript program.
@@ -36,6 +50,7 @@ func (r *Runner) runInterpreted(ctx context.Context, l *language, req Request) (
 		timeout: r.o.RunTimeout,
 		memory:  r.lim.MemoryBytes,
 		binds:   l.binds,
+		cred:    l.cred,
 	}
 	noMemCgroup := r.sb.cg == nil
 	switch l.name {
@@ -89,17 +104,24 @@ func (r *Runner) replacer(d *runDir, src, displayFile, name, display string) *st
 }
 
 func (r *Runner) result(lang, phase string, er *execResult, repl *strings.Replacer, timeout time.Duration) Result {
+	// Replacing names can lengthen the output: the limit holds after it.
+	stdout, cutOut := clip(text(er.stdout.buf, er.stdout.truncated, repl), r.lim.OutputBytes)
+	stderr, cutErr := clip(text(er.stderr.buf, er.stderr.truncated, repl), r.lim.OutputBytes)
+	limits := er.limits
+	if (cutOut || cutErr) && !slices.Contains(limits, "output") {
+		limits = append(limits, "output")
+	}
 	return Result{
 		Language:  lang,
 		Phase:     phase,
-		Stdout:    text(er.stdout.buf, er.stdout.truncated, repl),
-		Stderr:    text(er.stderr.buf, er.stderr.truncated, repl),
+		Stdout:    stdout,
+		Stderr:    stderr,
 		ExitCode:  er.exitCode,
 		Duration:  er.duration,
 		TimedOut:  er.timedOut,
-		Truncated: er.stdout.truncated || er.stderr.truncated,
+		Truncated: er.stdout.truncated || er.stderr.truncated || cutOut || cutErr,
 		Timeout:   timeout,
-		LimitsHit: er.limits,
+		LimitsHit: limits,
 		cgDir:     er.cgDir,
 		initPid:   er.initPid,
 		initStart: er.initStart,
@@ -136,40 +158,49 @@ func (r *Runner) javaArgs(tmp string) []string {
 }
 
 // compileJava compiles req's source with javac in the sandbox, or takes the
-// classes from the cache. The returned entry is nil unless compilation
-// succeeded.
+// jar from the cache. The returned entry is nil unless compilation
+// succeeded; the caller closes it.
 func (r *Runner) compileJava(ctx context.Context, l *language, req Request) (Result, *cacheEntry, error) {
 	js := scanJava(req.Source)
 	file := js.fileName()
-	sum := sha256.Sum256([]byte(l.version + "\x00" + strings.Join(r.javacArgs(), " ") + "\x00" + file + "\x00" + req.Source))
+	// The key covers everything that decides the jar: the format, the
+	// compiler and its flags, the file name and the whole source.
+	sum := sha256.Sum256([]byte("jar1\x00" + l.version + "\x00" + strings.Join(r.javacArgs(), " ") + "\x00" + file + "\x00" + req.Source))
 	key := hex.EncodeToString(sum[:])
 	start := time.Now()
-	if e, ok := r.cache.get(key); ok && validClassName(e.main) {
+	if len(file) > 255 {
+		// javac needs the public class in a file of its name, which no
+		// file system holds.
+		return Result{Language: Java, Phase: "compile", ExitCode: 1, Timeout: r.o.CompileTimeout,
+			Stderr: "error: class name too long: a public class needs a file of its name, at most 255 bytes\n"}, nil, nil
+	}
+	if e, ok := r.cache.get(key); ok {
 		return Result{Language: Java, Phase: "compile", Cached: true, Duration: time.Since(start), Timeout: r.o.CompileTimeout}, e, nil
 	}
-	d, err := r.newRunDir(true)
+	sandboxed := r.sb.bwrap != ""
+	d, err := r.newRunDir(!sandboxed)
 	if err != nil {
 		return Result{}, nil, err
 	}
 	defer r.removeRunDir(d)
-	outHost := filepath.Join(d.host, "out")
-	if err := os.Mkdir(outHost, 0o700); err != nil {
-		return Result{}, nil, fmt.Errorf("runner: create class folder: %w", err)
-	}
-	out := outHost
-	var mounts []mountSpec
-	if r.sb.bwrap != "" {
-		out = sandboxOut
-		mounts = []mountSpec{{host: outHost, inside: sandboxOut, writable: true}}
-	}
 	s := execSpec{
-		argv:    append(append([]string{l.javac}, r.javacArgs()...), "-d", out, file),
 		files:   map[string][]byte{file: []byte(req.Source)},
 		timeout: r.o.CompileTimeout,
 		memory:  r.lim.CompileMemoryBytes,
 		binds:   l.binds,
-		mounts:  mounts,
 		env:     []string{"MALLOC_ARENA_MAX=2"},
+		cred:    l.cred,
+	}
+	var outHost string
+	if sandboxed {
+		s.argv = append(append([]string{"/bin/sh", "-c", javacScript, "sh", l.javac}, r.javacArgs()...), "-d", sandboxClassDir, file)
+		s.stdoutLimit = maxClassArchive
+	} else {
+		outHost = filepath.Join(d.host, "out")
+		if err := os.Mkdir(outHost, 0o700); err != nil {
+			return Result{}, nil, fmt.Errorf("runner: create class folder: %w", err)
+		}
+		s.argv = append(append([]string{l.javac}, r.javacArgs()...), "-d", outHost, file)
 	}
 	if r.sb.cg == nil {
 		s.as = r.lim.CompileMemoryBytes + 512<<20
@@ -181,20 +212,42 @@ func (r *Runner) compileJava(ctx context.Context, l *language, req Request) (Res
 	if er.cancelled {
 		return Result{}, nil, fmt.Errorf("runner: compile cancelled: %w", ctx.Err())
 	}
+	var archive []byte
+	archiveTruncated := false
+	if sandboxed {
+		// stdout is the class archive, not something to show.
+		archive, archiveTruncated = er.stdout.buf, er.stdout.truncated
+		er.stdout.buf, er.stdout.truncated = nil, false
+		if !er.stderr.truncated {
+			er.limits = slices.DeleteFunc(er.limits, func(l string) bool { return l == "output" })
+		}
+		if er.exitCode == archiveFailed && !er.timedOut {
+			return Result{}, nil, fmt.Errorf("runner: hand classes back from the sandbox: %s", bytes.TrimSpace(er.stderr.buf))
+		}
+	}
 	res := r.result(Java, "compile", er, r.replacer(d, filepath.Join(d.work, file), file, "", ""), r.o.CompileTimeout)
 	if !res.OK() {
 		return res, nil, nil
 	}
-	tmp, err := r.cache.tempDir()
-	if err != nil {
-		return Result{}, nil, fmt.Errorf("runner: java cache: %w", err)
+	var classes []classFile
+	if sandboxed {
+		classes, err = readClassArchive(archive, archiveTruncated)
+	} else {
+		classes, err = collectClasses(outHost)
 	}
-	main, err := collectClasses(outHost, tmp, js)
+	if le := (*classLimitError)(nil); errors.As(err, &le) {
+		// The program is too big to keep: a compile error for the learner.
+		res.ExitCode, res.Stderr = 1, le.msg+"\n"
+		return res, nil, nil
+	}
 	if err != nil {
-		os.RemoveAll(tmp)
 		return Result{}, nil, fmt.Errorf("runner: collect classes: %w", err)
 	}
-	entry, err := r.cache.put(key, tmp, main)
+	jar, err := buildJar(classes, mainClass(classes, js))
+	if err != nil {
+		return Result{}, nil, fmt.Errorf("runner: build jar: %w", err)
+	}
+	entry, err := r.cache.put(key, jar)
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("runner: java cache: %w", err)
 	}
@@ -208,26 +261,27 @@ func (r *Runner) runJava(ctx context.Context, l *language, req Request) (Result,
 	if err != nil || entry == nil {
 		return cres, err
 	}
+	defer entry.close()
 	d, err := r.newRunDir(false)
 	if err != nil {
 		return Result{}, err
 	}
 	defer r.removeRunDir(d)
-	classes := entry.dir
-	var mounts []mountSpec
-	if r.sb.bwrap != "" {
-		classes = sandboxClasses
-		mounts = []mountSpec{{host: entry.dir, inside: sandboxClasses}}
-	}
+	jar := entry.path
 	s := execSpec{
-		argv:    append(append([]string{l.exe}, r.javaArgs(d.tmp)...), "-cp", classes, entry.main),
 		stdin:   []byte(req.Stdin),
 		timeout: r.o.RunTimeout,
 		memory:  r.lim.MemoryBytes,
 		binds:   l.binds,
-		mounts:  mounts,
 		env:     []string{"MALLOC_ARENA_MAX=2"},
+		cred:    l.cred,
 	}
+	if r.sb.bwrap != "" {
+		jar = sandboxJar
+		s.roFiles = []roFile{{inside: sandboxJar, f: entry.f}}
+	}
+	// -jar launches the class the jar's manifest names.
+	s.argv = append(append([]string{l.exe}, r.javaArgs(d.tmp)...), "-jar", jar)
 	if r.sb.cg == nil {
 		s.as = r.lim.MemoryBytes + 512<<20
 	}
@@ -240,7 +294,7 @@ func (r *Runner) runJava(ctx context.Context, l *language, req Request) (Result,
 	}
 	var repl *strings.Replacer
 	if d.host != "" {
-		repl = r.replacer(d, entry.dir+"/", "", "", "")
+		repl = r.replacer(d, entry.path, "", "", "")
 	}
 	res := r.result(Java, "run", er, repl, r.o.RunTimeout)
 	res.Cached, res.CompileDuration = cres.Cached, cres.Duration

@@ -2,19 +2,24 @@
 // server. Every program is treated as hostile: it runs inside a bubblewrap
 // sandbox (new user, PID, network, IPC, UTS and cgroup namespaces, a read-only
 // view of only the system folders the interpreters need, size-limited scratch
-// folders) with resource limits applied before any of its code runs, cgroups
-// for memory and process count where the host lets us write them, and a wall
-// clock that kills the whole process tree. A bounded worker pool with a
-// bounded queue keeps the server responsive when many runs arrive at once.
+// folders, a seccomp filter over the kernel's riskiest interfaces) with
+// resource limits applied before any of its code runs, cgroups for memory and
+// process count where the host lets us write them, and a wall clock that
+// kills the whole process tree. A server running as root starts the sandboxes
+// as an unprivileged host user, so a program owns nothing on the host. A
+// bounded worker pool with a bounded queue keeps the server responsive when
+// many runs arrive at once.
 //
 // Limits are put in place while bubblewrap holds the sandbox's first process
 // (the PID namespace's init) on --block-fd: the runner reads its pid from
 // --info-fd, applies the rlimits with prlimit(2), moves it into the job's
 // cgroup, and only then lets it start the program, which inherits both.
-// Nothing on the host side ever opens a path the program controls: output
-// comes through pipes, the working folder and /tmp are tmpfs mounts that
-// exist only inside the sandbox, and the one host folder a run may write
-// (javac's output) is read back through os.Root after the sandbox is gone.
+// Nothing on the host side ever opens a path the program controls, and no
+// host folder is bound into a sandbox but the read-only system and
+// interpreter folders: sources, the account database and cached Java jars go
+// in through descriptors, output comes out through pipes, the working folder
+// and /tmp are tmpfs mounts that exist only inside the sandbox, and javac's
+// classes come back as a tar stream that the runner reads as bytes.
 //
 // The package is Linux-only: it relies on namespaces, cgroups and prlimit(2).
 package runner
@@ -116,8 +121,13 @@ type Options struct {
 	DataDir            string        // default "data": runner root and Java class cache live under it
 	Logger             *slog.Logger
 	Limits             Limits
-	JavaCacheEntries   int  // compiled programs kept; default 256
-	disableCgroup      bool // tests: exercise bubblewrap without cgroups
+	JavaCacheEntries   int // compiled programs kept; default 256
+	// SandboxUID is the host user (and group) that runs sandboxes when the
+	// server runs as root; default 65534 (nobody). A uid no other process
+	// uses is better still: processes of the same host user could reach
+	// into running sandboxes.
+	SandboxUID    int
+	disableCgroup bool // tests: exercise bubblewrap without cgroups
 }
 
 // Request is one program to run or compile.
@@ -225,6 +235,9 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	// Before the interpreters are probed: nothing the server inherited
+	// reaches any child.
+	closeInheritedOnExec()
 	stopCtx, stop := context.WithCancel(context.Background())
 	r := &Runner{
 		stopCtx: stopCtx,
@@ -353,7 +366,10 @@ func (r *Runner) Compile(ctx context.Context, req Request) (res Result, err erro
 		return Result{}, r.stopped(err)
 	}
 	defer release()
-	res, _, err = r.compileJava(ctx, l, req)
+	res, entry, err := r.compileJava(ctx, l, req)
+	if entry != nil {
+		entry.close()
+	}
 	return res, r.stopped(err)
 }
 
@@ -373,6 +389,9 @@ func (r *Runner) admit(req Request, checkStdin bool) (*language, error) {
 	if checkStdin && len(req.Stdin) > r.lim.StdinBytes {
 		return nil, itss.Errorf(itss.CodeTooLarge, "Input exceeds the maximum size of %d bytes", r.lim.StdinBytes)
 	}
+	if !ValidFileName(req.FileName) {
+		return nil, itss.Errorf(itss.CodeInvalid, "Invalid filename")
+	}
 	if r.sb.isolation == IsolationUnavailable {
 		return nil, itss.Errorf(itss.CodeUnavailable, "Code execution is unavailable: the sandbox does not work on this server")
 	}
@@ -381,6 +400,26 @@ func (r *Runner) admit(req Request, checkStdin bool) (*language, error) {
 		return nil, itss.Errorf(itss.CodeUnavailable, "%s is not available on this server", req.Language)
 	}
 	return l, nil
+}
+
+// MaxFileName bounds Request.FileName. The name replaces every occurrence
+// of the temporary file name in the program's output, which the program
+// controls: a long one would multiply the output's size.
+const MaxFileName = 255
+
+// ValidFileName reports whether name may be a Request.FileName: empty, or
+// up to MaxFileName letters, digits, '.', '_' and '-' (the original's rule).
+func ValidFileName(name string) bool {
+	if len(name) > MaxFileName {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrBusy is the cause of the 429 answered when every worker is busy and the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,8 +25,14 @@ type sandbox struct {
 	sizedTmpfs    bool     // bwrap supports --size
 	rlimits       bool     // apply rlimits (every mode but off)
 	cg            *cgroups // nil when cgroups are not used
-	etc           string   // folder holding the sandbox's passwd and group
-	empty         string   // an empty folder, bound over /proc folders to hide them
+	// hostUser is the unprivileged host account bubblewrap runs as when
+	// the server runs as root; nil when the server is not root (bubblewrap
+	// then runs as the server's own user) or when that account cannot run
+	// a sandbox at all.
+	hostUser *syscall.Credential
+	// seccomp is the BPF program loaded before the program starts; nil on
+	// architectures without a filter.
+	seccomp []byte
 }
 
 // Inside the sandbox the program runs as this unprivileged user, in a
@@ -34,6 +41,17 @@ const (
 	sandboxUID  = "1000"
 	sandboxWork = "/work"
 	sandboxTmp  = "/tmp"
+	// defaultSandboxHostUID is the host account of sandboxes started by a
+	// root server: "nobody" unless Options.SandboxUID names another.
+	defaultSandboxHostUID = 65534
+)
+
+// The sandbox's account database, handed to bubblewrap through pipes: the
+// host's lists users and services, and a file in the runner's folders
+// would have to be readable by the sandbox's host account.
+const (
+	sandboxPasswd = "sandbox:x:" + sandboxUID + ":" + sandboxUID + ":sandbox:" + sandboxWork + ":/usr/sbin/nologin\n"
+	sandboxGroup  = "sandbox:x:" + sandboxUID + ":\n"
 )
 
 // runDir is where one run's files live. With bubblewrap the working folder
@@ -80,22 +98,29 @@ func (r *Runner) removeRunDir(d *runDir) {
 	}
 }
 
-type mountSpec struct {
-	host, inside string
-	writable     bool
+// roFile is a host file copied into the sandbox, read-only, from an open
+// descriptor: bubblewrap never resolves a host path for it, so it needs no
+// access to the runner's folders, and the sandbox's mount table names none.
+type roFile struct {
+	inside string
+	f      *os.File
 }
 
 // execSpec is one process to run.
 type execSpec struct {
 	argv    []string
 	files   map[string][]byte // placed in the working folder before start
+	roFiles []roFile          // bubblewrap only
 	stdin   []byte
 	timeout time.Duration
 	memory  int64 // cgroup memory limit
 	as      int64 // RLIMIT_AS; 0 for none
 	binds   []string
-	mounts  []mountSpec
 	env     []string
+	// cred is the host user bubblewrap runs as; nil for the server's own.
+	cred *syscall.Credential
+	// stdoutLimit replaces Limits.OutputBytes for stdout when set.
+	stdoutLimit int
 }
 
 type execResult struct {
@@ -171,6 +196,19 @@ func (r *Runner) execute(ctx context.Context, d *runDir, s execSpec) (*execResul
 	}
 	pipes = append(pipes, blockR, blockW)
 	toClose = append(toClose, stdoutW, stderrW, stdinR, blockR)
+	// dataPipe hands bubblewrap a small constant file: written whole
+	// before start (it fits the pipe's buffer), read by bubblewrap.
+	dataPipe := func(data []byte) (*os.File, error) {
+		pr, pw, err := pipe()
+		if err != nil {
+			return nil, err
+		}
+		pipes = append(pipes, pr)
+		toClose = append(toClose, pr)
+		_, err = pw.Write(data)
+		pw.Close()
+		return pr, err
+	}
 
 	env := append([]string{
 		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + d.work, "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TMPDIR=" + d.tmp,
@@ -191,6 +229,28 @@ func (r *Runner) execute(ctx context.Context, d *runDir, s execSpec) (*execResul
 		pipes = append(pipes, infoR, infoW)
 		toClose = append(toClose, infoW)
 		extra := []*os.File{infoW, blockR} // fds 3 and 4
+		pass := func(f *os.File) string {
+			extra = append(extra, f)
+			return strconv.Itoa(2 + len(extra))
+		}
+		var rootArgs []string
+		for _, c := range []struct{ inside, data string }{{"/etc/passwd", sandboxPasswd}, {"/etc/group", sandboxGroup}} {
+			pr, err := dataPipe([]byte(c.data))
+			if err != nil {
+				return fail(err)
+			}
+			rootArgs = append(rootArgs, "--perms", "0444", "--file", pass(pr), c.inside)
+		}
+		for _, f := range s.roFiles {
+			rootArgs = append(rootArgs, "--perms", "0444", "--file", pass(f.f), f.inside)
+		}
+		if r.sb.seccomp != nil {
+			pr, err := dataPipe(r.sb.seccomp)
+			if err != nil {
+				return fail(err)
+			}
+			rootArgs = append(rootArgs, "--seccomp", pass(pr))
+		}
 		var fileArgs []string
 		names := make([]string, 0, len(s.files))
 		for name := range s.files {
@@ -204,13 +264,15 @@ func (r *Runner) execute(ctx context.Context, d *runDir, s execSpec) (*execResul
 			}
 			pipes = append(pipes, pr, pw)
 			toClose = append(toClose, pr)
-			fileArgs = append(fileArgs, "--perms", "0644", "--file", strconv.Itoa(3+len(extra)), filepath.Join(sandboxWork, name))
-			extra = append(extra, pr)
+			fileArgs = append(fileArgs, "--perms", "0644", "--file", pass(pr), filepath.Join(sandboxWork, name))
 			feeds = append(feeds, pending{pw, s.files[name]})
 		}
-		cmd = exec.Command(r.sb.bwrap, r.bwrapArgs(s, env, fileArgs)...)
+		cmd = exec.Command(r.sb.bwrap, r.bwrapArgs(s, env, rootArgs, fileArgs)...)
 		cmd.ExtraFiles = extra
 		cmd.Env = []string{}
+		// bubblewrap's own process stays in the host's mount namespace:
+		// it keeps no reference to the server's working folder.
+		cmd.Dir = "/"
 	} else {
 		for name, data := range s.files {
 			if err := writeNew(filepath.Join(d.work, name), data); err != nil {
@@ -228,6 +290,16 @@ func (r *Runner) execute(ctx context.Context, d *runDir, s execSpec) (*execResul
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, stdoutW, stderrW
 	// Own process group to kill stragglers; SIGKILL if the server dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if r.sb.bwrap != "" && s.cred != nil {
+		// The sandbox's user namespace maps its user to this host account,
+		// so the program owns nothing on the host (a sandbox started by
+		// root would map it to root: owner of every root file it can see,
+		// exempt from RLIMIT_NPROC). Go sets the parent-death signal after
+		// switching user, so it survives the switch.
+		cmd.SysProcAttr.Credential = s.cred
+	}
+	// Only the descriptors listed above may reach the child.
+	closeInheritedOnExec()
 	bornInside := false
 	if cg != nil {
 		bornInside, err = cg.startIn(cmd.Start)
@@ -244,7 +316,11 @@ func (r *Runner) execute(ctx context.Context, d *runDir, s execSpec) (*execResul
 	for _, f := range toClose {
 		f.Close()
 	}
-	res.stdout = startCapture(stdoutR, r.lim.OutputBytes)
+	stdoutLimit := r.lim.OutputBytes
+	if s.stdoutLimit > 0 {
+		stdoutLimit = s.stdoutLimit
+	}
+	res.stdout = startCapture(stdoutR, stdoutLimit)
 	res.stderr = startCapture(stderrR, r.lim.OutputBytes)
 	fed := []chan struct{}{feed(stdinW, s.stdin)}
 	for _, p := range feeds {
@@ -319,7 +395,11 @@ func (r *Runner) execute(ctx context.Context, d *runDir, s execSpec) (*execResul
 		return abort(fmt.Errorf("pidfd_open: %w", err))
 	}
 	if r.sb.rlimits {
-		if err := setRlimits(target, r.rlimits(s)); err != nil {
+		apply := setRlimits
+		if r.sb.bwrap != "" && s.cred != nil {
+			apply = func(pid int, l []rlimit) error { return setRlimitsAs(pid, l, s.cred) }
+		}
+		if err := apply(target, r.rlimits(s)); err != nil {
 			return abort(err)
 		}
 	}
@@ -415,8 +495,8 @@ func (r *Runner) rlimits(s execSpec) []rlimit {
 		{syscall.RLIMIT_NOFILE, uint64(r.lim.OpenFiles), uint64(r.lim.OpenFiles)},
 		{rlimitCORE, 0, 0},
 		// The kernel does not apply RLIMIT_NPROC to processes of host root
-		// (a bubblewrap sandbox started by root maps its user to root): the
-		// pids cgroup is what holds there.
+		// (a root-mapped sandbox, see chooseHostUser): the pids cgroup is
+		// what holds there. It holds for the unprivileged sandbox user.
 		{rlimitNPROC, uint64(r.lim.Processes), uint64(r.lim.Processes)},
 	}
 	if s.as > 0 {
@@ -430,7 +510,7 @@ func (r *Runner) rlimits(s execSpec) []rlimit {
 // interpreter's own folders visible and read-only, fresh size-limited tmpfs
 // for the working folder, /tmp and /dev/shm, a cleared environment, an
 // unprivileged user with no capabilities, and the root remounted read-only.
-func (r *Runner) bwrapArgs(s execSpec, env, fileArgs []string) []string {
+func (r *Runner) bwrapArgs(s execSpec, env, rootArgs, fileArgs []string) []string {
 	a := []string{
 		"--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup",
 	}
@@ -465,14 +545,14 @@ func (r *Runner) bwrapArgs(s execSpec, env, fileArgs []string) []string {
 	for _, b := range s.binds {
 		a = append(a, "--ro-bind", b, b)
 	}
+	a = append(a, hiddenSystemDirs(s.binds)...)
 	a = append(a,
 		"--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
 		"--ro-bind-try", "/etc/localtime", "/etc/localtime",
-		"--ro-bind", filepath.Join(r.sb.etc, "passwd"), "/etc/passwd",
-		"--ro-bind", filepath.Join(r.sb.etc, "group"), "/etc/group",
-		"--proc", "/proc", "--dev", "/dev",
 	)
-	a = append(a, procMasks(r.sb.empty)...)
+	a = append(a, rootArgs...)
+	a = append(a, "--proc", "/proc", "--dev", "/dev")
+	a = append(a, procMasks()...)
 	size := strconv.FormatInt(r.lim.ScratchBytes, 10)
 	for _, t := range []struct{ dir, perms string }{{"/dev/shm", "1777"}, {sandboxTmp, "1777"}, {sandboxWork, "0755"}} {
 		a = append(a, "--perms", t.perms)
@@ -482,13 +562,6 @@ func (r *Runner) bwrapArgs(s execSpec, env, fileArgs []string) []string {
 		a = append(a, "--tmpfs", t.dir)
 	}
 	a = append(a, fileArgs...)
-	for _, m := range s.mounts {
-		if m.writable {
-			a = append(a, "--bind", m.host, m.inside)
-		} else {
-			a = append(a, "--ro-bind", m.host, m.inside)
-		}
-	}
 	a = append(a,
 		"--remount-ro", "/dev",
 		"--remount-ro", "/",
@@ -529,9 +602,16 @@ func (r *Runner) chooseSandbox(ctx context.Context) error {
 	}
 	bwrapErr := r.tryBwrap(ctx, cg)
 	if bwrapErr == nil {
-		r.log.Info("runner: sandbox ready", "isolation", r.sb.isolation, "bwrap", r.sb.bwrap)
-		if r.sb.cg == nil && os.Geteuid() == 0 {
-			r.log.Warn("runner: no cgroups and running as root: the kernel does not enforce the process-count limit on root-mapped sandboxes; a fork bomb is stopped only by the wall clock")
+		r.chooseHostUser(ctx)
+		if l := r.langs[Java]; l != nil && l.ok && !l.tar {
+			l.ok = false
+			r.log.Warn("runner: java disabled: tar, which hands compiled classes back from the sandbox, is not installed in the system folders")
+		}
+		r.log.Info("runner: sandbox ready", "isolation", r.sb.isolation, "bwrap", r.sb.bwrap, "seccomp", r.sb.seccomp != nil)
+		if r.sb.cg == nil {
+			r.log.Warn("runner: no cgroups: memory is bounded per process by RLIMIT_AS only; kernel memory a program " +
+				"spends on files in its scratch folders, pipes and sockets is not counted, and root-mapped sandboxes " +
+				"are not held by the process-count limit")
 		}
 		return nil
 	}
@@ -570,32 +650,16 @@ func (r *Runner) tryBwrap(ctx context.Context, cg *cgroups) error {
 		return err
 	}
 	help, _ := exec.CommandContext(ctx, path, "--help").CombinedOutput()
-	etc := filepath.Join(r.root, "etc")
-	if err := os.Mkdir(etc, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("sandbox etc: %w", err)
-	}
-	// A minimal account database: the host's lists users and services.
-	for name, content := range map[string]string{
-		"passwd": "sandbox:x:" + sandboxUID + ":" + sandboxUID + ":sandbox:" + sandboxWork + ":/usr/sbin/nologin\n",
-		"group":  "sandbox:x:" + sandboxUID + ":\n",
-	} {
-		if err := os.WriteFile(filepath.Join(etc, name), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("sandbox etc: %w", err)
-		}
-	}
-	empty := filepath.Join(r.root, "empty")
-	if err := os.Mkdir(empty, 0o555); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("sandbox: %w", err)
-	}
 	r.sb = sandbox{
-		empty:         empty,
 		bwrap:         path,
 		disableUserns: bytes.Contains(help, []byte("--disable-userns")),
 		sizedTmpfs:    bytes.Contains(help, []byte("--size")),
 		rlimits:       true,
 		cg:            cg,
-		etc:           etc,
 		isolation:     IsolationBwrapRlimits,
+	}
+	if bytes.Contains(help, []byte("--seccomp")) {
+		r.sb.seccomp = seccompFilter()
 	}
 	if cg != nil {
 		r.sb.isolation = IsolationBwrapCgroup
@@ -614,17 +678,71 @@ func (r *Runner) tryBwrap(ctx context.Context, cg *cgroups) error {
 	return nil
 }
 
+// chooseHostUser decides which host user each language's sandboxes run
+// as. bubblewrap maps the sandbox's user to the user that starts it, so a
+// root server would give programs host uid 0: owner of every root file in
+// their read-only view, exempt from RLIMIT_NPROC, and one kernel bug away
+// from acting as root. A root server therefore starts them as
+// Options.SandboxUID (nobody unless configured), for each language whose
+// interpreter that user can reach; a language it cannot (a pyenv install
+// under /root) keeps the root-mapped sandbox, with a loud warning.
+func (r *Runner) chooseHostUser(ctx context.Context) {
+	if os.Geteuid() != 0 {
+		r.log.Info("runner: sandboxes run as the server's own unprivileged user", "uid", os.Geteuid())
+		return
+	}
+	uid := r.o.SandboxUID
+	if uid <= 0 {
+		uid = defaultSandboxHostUID
+	}
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: []uint32{}}
+	if err := r.probeAs(ctx, cred, nil, nil); err != nil {
+		r.log.Warn("runner: SANDBOXES RUN AS HOST ROOT: the unprivileged sandbox user cannot start bubblewrap "+
+			"(are unprivileged user namespaces disabled?); programs are isolated but map to uid 0 on the host",
+			"uid", uid, "reason", err)
+		return
+	}
+	r.sb.hostUser = cred
+	for _, name := range slices.Sorted(maps.Keys(r.langs)) {
+		l := r.langs[name]
+		if l == nil || !l.ok {
+			continue
+		}
+		exes := []string{l.exe}
+		if l.javac != "" {
+			exes = append(exes, l.javac)
+		}
+		if err := r.probeAs(ctx, cred, l.binds, exes); err != nil {
+			r.log.Warn("runner: "+strings.ToUpper(name)+" PROGRAMS RUN AS HOST ROOT inside their sandbox: the "+
+				"unprivileged sandbox user cannot reach the interpreter; install it where other users can read it "+
+				"(e.g. the distribution's package) or make its folders world-readable",
+				"language", name, "uid", uid, "exe", l.exe, "folders", l.binds, "reason", err)
+			continue
+		}
+		l.cred = cred
+		r.log.Info("runner: sandboxes run as an unprivileged host user", "language", name, "uid", uid)
+	}
+}
+
 // probe runs a trivial program through the full machinery.
 func (r *Runner) probe(ctx context.Context) error {
+	return r.probeAs(ctx, nil, nil, nil)
+}
+
+// probeAs proves that a sandbox started as cred, with binds, can run:
+// it checks that every file of exes is readable and executable inside.
+func (r *Runner) probeAs(ctx context.Context, cred *syscall.Credential, binds, exes []string) error {
 	d, err := r.newRunDir(false)
 	if err != nil {
 		return err
 	}
 	defer r.removeRunDir(d)
 	res, err := r.execute(ctx, d, execSpec{
-		argv:    []string{"/bin/sh", "-c", "exit 0"},
+		argv:    append([]string{"/bin/sh", "-c", `for f; do test -r "$f" && test -x "$f" || { echo "cannot run $f" >&2; exit 3; }; done`, "probe"}, exes...),
 		timeout: 10 * time.Second,
 		memory:  r.lim.MemoryBytes,
+		binds:   binds,
+		cred:    cred,
 	})
 	if err != nil {
 		return err
@@ -655,12 +773,14 @@ func procStartTime(pid int) string {
 }
 
 // procMasks hides the parts of the sandbox's /proc that a program must not
-// write or read. A sandbox started by root maps its user to host root, and
-// procfs checks sysctl and sysrq writes against that uid alone, so
-// /proc/sys is made read-only (bubblewrap covers only irq and bus); files
-// that show host-wide state (root's keys, timers) are covered with a
-// device node on a nodev mount, which cannot be opened.
-func procMasks(empty string) []string {
+// write or read. Host root (a root server without an unprivileged sandbox
+// account) is checked by procfs against its uid alone for sysctl and sysrq
+// writes, so /proc/sys is made read-only (bubblewrap covers only irq and
+// bus); files that show host-wide state (keys, timers, kernel symbols) are
+// covered with a device node on a nodev mount, which cannot be opened; and
+// folders are covered with an empty read-only tmpfs, which needs no host
+// folder the sandbox's account could not reach.
+func procMasks() []string {
 	var a []string
 	if fileExists("/proc/sys") {
 		a = append(a, "--ro-bind", "/proc/sys", "/proc/sys")
@@ -672,7 +792,39 @@ func procMasks(empty string) []string {
 	}
 	for _, d := range []string{"acpi", "scsi", "fs", "tty", "driver"} {
 		if fi, err := os.Stat("/proc/" + d); err == nil && fi.IsDir() {
-			a = append(a, "--ro-bind", empty, "/proc/"+d)
+			a = append(a, emptyDir("/proc/"+d)...)
+		}
+	}
+	return a
+}
+
+// emptyDir covers a folder with an empty, read-only tmpfs.
+func emptyDir(dir string) []string {
+	return []string{"--perms", "0555", "--tmpfs", dir, "--remount-ro", dir}
+}
+
+// hiddenFolders are folders inside the bound system folders that hold
+// local configuration rather than anything an interpreter runs
+// (/usr/local/etc keeps npmrc and pip.conf, where registry tokens live).
+var hiddenFolders = []string{"/usr/local/etc"}
+
+// hiddenSystemDirs covers hiddenFolders with empty folders, unless an
+// interpreter's own folders lie inside one.
+func hiddenSystemDirs(binds []string) []string {
+	var a []string
+	for _, d := range hiddenFolders {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || !underSystemDirs(d) {
+			continue
+		}
+		needed := false
+		for _, b := range binds {
+			if b == d || strings.HasPrefix(b, d+"/") || strings.HasPrefix(d, b+"/") {
+				needed = true
+			}
+		}
+		if !needed {
+			a = append(a, emptyDir(d)...)
 		}
 	}
 	return a

@@ -1,7 +1,11 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 	"unsafe"
@@ -33,6 +37,72 @@ func setRlimits(pid int, limits []rlimit) error {
 		}
 	}
 	return nil
+}
+
+// setRlimitsAs applies limits to pid, a process of the unprivileged host
+// user cred. Without CAP_SYS_RESOURCE (root in a container usually lacks
+// it) prlimit(2) limits only processes with the caller's real user and
+// group, so the call is made from a thread that takes cred's ids for the
+// moment. Credentials belong to threads in the kernel, and the raw system
+// calls (unlike syscall.Setresuid) change only the calling one; the Go
+// runtime never clones a new thread from a locked one. A thread that could
+// not take its ids back is never reused: its goroutine ends still locked to
+// it, and the runtime then ends the thread.
+func setRlimitsAs(pid int, limits []rlimit, cred *syscall.Credential) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		uid, gid := syscall.Getuid(), syscall.Getgid()
+		restore := func() error {
+			if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
+				return e
+			}
+			if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); e != 0 {
+				return e
+			}
+			return nil
+		}
+		keep := ^uintptr(0) // -1: leave the saved id as it is, so the thread can return to it
+		var err error
+		if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESGID, uintptr(cred.Gid), uintptr(cred.Gid), keep); e != 0 {
+			err = fmt.Errorf("take sandbox group: %w", e)
+		} else if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(cred.Uid), uintptr(cred.Uid), keep); e != 0 {
+			err = fmt.Errorf("take sandbox user: %w", e)
+		} else {
+			err = setRlimits(pid, limits)
+		}
+		if rerr := restore(); rerr != nil {
+			done <- errors.Join(err, fmt.Errorf("thread cannot take back the server's ids: %w", rerr))
+			return // still locked: the thread ends with this goroutine
+		}
+		runtime.UnlockOSThread()
+		done <- err
+	}()
+	return <-done
+}
+
+// closeInheritedOnExec marks every descriptor from 3 up close-on-exec.
+// Descriptors Go opens are close-on-exec already, and os/exec passes a child
+// only those it is given; but one the server inherited without the flag (from
+// a shell, a supervisor, a start script's "exec 3>file") or made with
+// syscall.Dup stays open across exec, and bubblewrap does not close strays:
+// it would reach every sandbox. Setting the flag changes nothing for the
+// server itself. close_range(2) does it in one call (Linux 5.11); older
+// kernels get fcntl per descriptor.
+func closeInheritedOnExec() {
+	const sysCloseRange, closeRangeCloexec = 436, 1 << 2
+	if _, _, e := syscall.RawSyscall(sysCloseRange, 3, uintptr(^uint32(0)), closeRangeCloexec); e == 0 {
+		return
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFD, syscall.FD_CLOEXEC)
+		}
+	}
 }
 
 // Syscall numbers of pidfd_open and pidfd_send_signal; they are the same on
