@@ -75,12 +75,15 @@ func (s *Service) fileAccess(ctx context.Context, id itss.Identity, sectionID st
 	}
 	if id.Anonymous() {
 		switch {
+		case !s.required:
+			// Optional mode serves anonymous requests as the original did,
+			// so a link that expired while a playback tab stayed open
+			// must not stop the audio there either.
+			return nil
 		case badSignature:
 			return itss.Errorf(itss.CodeForbidden, "Invalid or expired link.")
-		case s.required:
-			return itss.Errorf(itss.CodeUnauthorized, msgNoIdentity)
 		}
-		return nil
+		return itss.Errorf(itss.CodeUnauthorized, msgNoIdentity)
 	}
 	_, _, err := s.readableSection(ctx, id, sectionID)
 	if itss.IsCode(err, itss.CodeNotFound) {
