@@ -2,6 +2,7 @@ package tutorialapi
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -287,6 +288,9 @@ func (h *handlers) uploadRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	freq, err := h.svc.SaveRecording(r.Context(), identity(r), multipartFields{mr})
+	if errors.Is(err, ErrUploadsBusy) {
+		w.Header().Set("Retry-After", "5")
+	}
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return

@@ -71,18 +71,28 @@ type pendingField struct {
 	data []byte
 }
 
+// ErrUploadsBusy is the cause of the 429 answered when the service already
+// handles its maximum of concurrent uploads.
+var ErrUploadsBusy = errors.New("recording uploads: all slots busy")
+
 // SaveRecording stores a recording of a Code section (T10): the section's
 // whole file set is replaced by the uploaded one — audio (base64 in the
 // "file" field, decoded as it streams), the nine event streams and the
 // transcript in the original's double encoding, description and code — and
 // the section row (name, type, language, input, duration, frequent_word) is
-// updated in the same transaction as the swap. The new files are written
+// updated in one statement once the swap succeeded. The new files are written
 // completely before the old ones are replaced, so a failed or interrupted
 // upload leaves the previous recording as it was. It returns the stored
 // frequent_word text.
 func (s *Service) SaveRecording(ctx context.Context, id itss.Identity, fields FieldReader) (string, error) {
 	if err := s.caller(id); err != nil {
 		return "", err
+	}
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		return "", itss.Wrap(itss.CodeRateLimited, ErrUploadsBusy, "Too many recordings are being saved; try again in a moment")
 	}
 	u := &upload{s: s, id: id, seen: map[string]bool{}, scalars: map[string]string{}, texts: map[string][]byte{}}
 	committed := false

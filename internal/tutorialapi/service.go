@@ -44,6 +44,9 @@ type ServiceOptions struct {
 	SampleTutorialID string
 	// MaxUploadBytes bounds the decoded audio of one recording upload.
 	MaxUploadBytes int64
+	// MaxConcurrentUploads bounds recording uploads in progress; more get
+	// 429 at once. 0 means the default (8).
+	MaxConcurrentUploads int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -65,11 +68,17 @@ type Service struct {
 	// spoolDir holds audio that arrives before its section id; "" is the
 	// system's temporary directory.
 	spoolDir string
+	// uploads bounds uploads in progress: each may hold a worker's worth of
+	// CPU decoding base64 and up to MaxUploadBytes of disk before the
+	// caller's right to the section is known (the editor sends the audio
+	// before the section id).
+	uploads chan struct{}
 }
 
 // Defaults for options left zero.
 const (
-	defaultMaxUpload = 300 << 20
+	defaultMaxUpload         = 300 << 20
+	defaultConcurrentUploads = 8
 	// recordingURLTTL is how long a recording link stays valid (A8), like the
 	// original's S3 presigned URLs.
 	recordingURLTTL = 6 * time.Hour
@@ -94,6 +103,11 @@ func NewService(o ServiceOptions) *Service {
 	if s.sampleID == "" {
 		s.sampleID = sample.TutorialID
 	}
+	n := o.MaxConcurrentUploads
+	if n <= 0 {
+		n = defaultConcurrentUploads
+	}
+	s.uploads = make(chan struct{}, n)
 	return s
 }
 

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/itss-go/itss/internal/itss"
 	"github.com/itss-go/itss/internal/store"
@@ -441,4 +443,35 @@ func TestUploadTextFieldsWithInvalidUTF8AreStoredWithReplacements(t *testing.T) 
 			t.Fatalf("section %v", sec)
 		}
 	})
+}
+
+// TestUploadsBeyondTheConcurrencyBoundAre429 holds one upload open (its
+// body stalls) and checks that another is refused at once with Retry-After,
+// and that the slot is free again once the first ends.
+func TestUploadsBeyondTheConcurrencyBoundAre429(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetestOpen(t), envOptions{})
+	e.svc.uploads = make(chan struct{}, 1)
+	f := e.newBareTutorial()
+
+	stall, release := io.Pipe()
+	fields := append([]field{{"file", stall}}, editorFields(f.code, nil)...)
+	body, ct := multipartBody(fields)
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- e.req("POST", "/upload_recording", body, ownerC, "Content-Type", ct) }()
+	for len(e.svc.uploads) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+
+	body2, ct2 := multipartBody(editorFields(f.code, nil))
+	w := e.req("POST", "/upload_recording", body2, ownerC, "Content-Type", ct2)
+	wantStatus(t, w, http.StatusTooManyRequests)
+	if w.Header().Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+
+	_, _ = release.Write([]byte(base64.StdEncoding.EncodeToString(testWAV(100))))
+	release.Close()
+	wantStatus(t, <-first, http.StatusOK)
+	postUpload(e, editorFields(f.code, nil), ownerC)
 }
