@@ -30,9 +30,10 @@ test:
 	@./scripts/test_preamble.sh
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet and staticcheck
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 lint-sh:
 	shellcheck -x scripts/*.sh .ci/run
