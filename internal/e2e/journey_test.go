@@ -288,9 +288,13 @@ func TestFrontendJourneyOptionalMode(t *testing.T) {
 	if must200(t, "author layout", status, body)["layout"] != nil {
 		t.Fatalf("layout before any save: %v", body)
 	}
-	status, body, _ = call(t, "POST", s.tutorial+"/run_script/python", map[string]string{"data": "name = input()\nprint('hello', name)", "input": "Ada", "filename": "untitled_section"})
-	if must200(t, "run", status, body)["output"] != "hello Ada\n" || body["time"] == nil {
-		t.Fatalf("run: %v", body)
+	if _, err := exec.LookPath("python3"); err == nil {
+		status, body, _ = call(t, "POST", s.tutorial+"/run_script/python", map[string]string{"data": "name = input()\nprint('hello', name)", "input": "Ada", "filename": "untitled_section"})
+		if must200(t, "run", status, body)["output"] != "hello Ada\n" || body["time"] == nil {
+			t.Fatalf("run: %v", body)
+		}
+	} else {
+		t.Log("python3 not found: the Run step of the journey is skipped")
 	}
 
 	// 6. Record and save, then "Back".
