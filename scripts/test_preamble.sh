@@ -16,5 +16,5 @@ else
   echo "database: SQLite only (set ITSS_TEST_MYSQL_DSN to add the MySQL/MariaDB leg)"
 fi
 for bin in python3 java javac node; do
-  command -v "$bin" >/dev/null 2>&1 || echo "runtime: $bin not found: code-execution tests for it are skipped"
+  command -v "$bin" >/dev/null 2>&1 || echo "runtime: $bin not found: code-execution tests for it are skipped (fail with ITSS_REQUIRE_RUNTIMES=1)"
 done

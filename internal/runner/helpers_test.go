@@ -127,16 +127,25 @@ func requireIsolation(t testing.TB, r *Runner, need string) {
 	t.Skip(msg)
 }
 
-// requireLanguage skips when an interpreter is missing (CI images have all).
-func requireLanguage(t testing.TB, r *Runner, lang string) {
+// requireLanguage skips when an interpreter is missing, with the reason, or
+// fails when ITSS_REQUIRE_RUNTIMES=1 says the host must have it (CI does).
+func requireLanguage(t testing.TB, r *Runner, langs ...string) {
 	t.Helper()
-	if r.Version(lang) == nil {
-		t.Skipf("%s is not installed on this host", lang)
+	for _, lang := range langs {
+		if r.Version(lang) != nil {
+			continue
+		}
+		msg := lang + " is not installed on this host"
+		if os.Getenv("ITSS_REQUIRE_RUNTIMES") == "1" {
+			t.Fatal("ITSS_REQUIRE_RUNTIMES=1: " + msg)
+		}
+		t.Skip(msg)
 	}
 }
 
 func run(t testing.TB, r *Runner, lang, src, stdin string) Result {
 	t.Helper()
+	requireLanguage(t, r, lang)
 	res, err := r.Run(context.Background(), Request{Language: lang, Source: src, Stdin: stdin, FileName: "main"})
 	if err != nil {
 		t.Fatalf("run %s: %v", lang, err)

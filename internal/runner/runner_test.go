@@ -15,6 +15,7 @@ import (
 func TestVersionsAreDetectedOnceAtStart(t *testing.T) {
 	t.Parallel()
 	r := shared(t)
+	requireLanguage(t, r, Python, JavaScript, Java)
 	for lang, prefix := range map[string]string{Python: "python 3.", JavaScript: "nodejs ", Java: "java "} {
 		v := r.Version(lang)
 		if v == nil {
@@ -211,6 +212,7 @@ func TestJavaCacheIsBounded(t *testing.T) {
 func TestCompile(t *testing.T) {
 	t.Parallel()
 	r := shared(t)
+	requireLanguage(t, r, Python, JavaScript, Java)
 	for _, lang := range []string{Python, JavaScript} {
 		res, err := r.Compile(context.Background(), Request{Language: lang, Source: "x"})
 		if err != nil || !res.Interpreted || !res.OK() {
@@ -359,6 +361,7 @@ func TestBubblewrapWithoutCgroupsUsesRlimits(t *testing.T) {
 func TestFullQueueAnswersBusyAtOnce(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, Options{Workers: 1, Queue: 1, RunTimeout: 10 * time.Second})
+	requireLanguage(t, r, Python)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	started := make(chan struct{}, 2)
@@ -415,6 +418,7 @@ func TestCloseKillsRunningProgramsWith503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	requireLanguage(t, r, Python)
 	done := make(chan error, 2)
 	for range 2 { // one running, one queued
 		go func() {
