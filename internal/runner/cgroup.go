@@ -421,11 +421,13 @@ func (j *jobCgroup) killAll() {
 	}
 }
 
-// remove deletes the job's cgroup, waiting briefly for killed processes to
-// be reaped (rmdir fails with EBUSY until the cgroup is empty).
+// remove deletes the job's cgroup, waiting for killed processes to be
+// reaped (rmdir fails with EBUSY until the cgroup is empty). The wait is
+// long enough for a loaded machine, where an exiting process may take a
+// while to leave; it only runs when the first rmdir fails.
 func (j *jobCgroup) remove() error {
 	var err error
-	for i := range 200 {
+	for i := range 1000 {
 		err = nil
 		for _, dir := range []string{j.mem, j.pids} {
 			if e := syscall.Rmdir(dir); e != nil && e != syscall.ENOENT {
