@@ -75,10 +75,22 @@ public_url() {
 # derive them from the listen addresses, so that another TUTORIAL_ADDR keeps audio working.
 for name in auth tutorial; do
 	var=REACT_APP_${name^^}_URL
-	if [[ -z $(conf "$var") ]]; then
+	url=$(conf "$var")
+	if [[ -z $url ]]; then
 		printf -v "$var" '%s' "$(public_url "$name")"
 		export "${var?}"
+		continue
 	fi
+	# A local URL that names another port than the service listens on breaks the audio links
+	# and the guest author's sample copy (TUTORIAL), or the JWKS fallback (AUTH).
+	hostport=${url#*://} hostport=${hostport%%/*}
+	case $hostport in
+	localhost:* | 127.0.0.1:* | "[::1]":*)
+		if [[ ${hostport##*:} != "$(port_of "${addr[$name]}")" ]]; then
+			warn "warning: $var=$url but ${name^^}_ADDR=${addr[$name]}; empty $var to derive it from the address"
+		fi
+		;;
+	esac
 done
 
 health_url() { printf 'http://%s:%s/health' "$(probe_host "${addr[$1]}")" "$(port_of "${addr[$1]}")"; }
