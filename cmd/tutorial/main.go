@@ -15,6 +15,7 @@ import (
 
 	"github.com/itss-go/itss/internal/config"
 	"github.com/itss-go/itss/internal/httpapi"
+	"github.com/itss-go/itss/internal/itss"
 	"github.com/itss-go/itss/internal/runner"
 	"github.com/itss-go/itss/internal/sample"
 	"github.com/itss-go/itss/internal/storage"
@@ -62,7 +63,11 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(db.Collector("itss"))
 	files = storage.Instrument(files, reg)
-	if err := sample.Ensure(ctx, db, files); err != nil {
+	if err := sample.Ensure(ctx, db, files); itss.IsCode(err, itss.CodeUnavailable) {
+		// S3 down at start: serve anyway (auto falls back to local disk);
+		// the sample is checked again at the next start.
+		log.Warn("sample tutorial not checked: file storage unavailable", "err", err)
+	} else if err != nil {
 		return fmt.Errorf("sample tutorial: %w", err)
 	}
 	rn, err := runner.New(ctx, runner.Options{

@@ -237,7 +237,7 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	c.CompileTimeout = r.duration("COMPILE_TIMEOUT", 10*time.Second, 10*time.Minute)
 	c.SandboxUID = r.integer("SANDBOX_UID", 65534, 1, 1<<31-2)
 	c.RunWorkers = r.integer("RUN_WORKERS", runtime.NumCPU(), 1, 1024)
-	c.RunQueue = r.integer("RUN_QUEUE", 4*c.RunWorkers, 0, 1<<20)
+	c.RunQueue = r.integer("RUN_QUEUE", 4*c.RunWorkers, 1, 1<<20)
 	c.PythonBin = r.str("PYTHON_BIN", "python3")
 	c.JavaBin = r.str("JAVA_BIN", "java")
 	c.JavacBin = r.str("JAVAC_BIN", "javac")

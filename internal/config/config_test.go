@@ -364,6 +364,7 @@ func TestRefusals(t *testing.T) {
 		{"zero workers", env("RUN_WORKERS", "0"), "RUN_WORKERS:"},
 		{"root sandbox uid", env("SANDBOX_UID", "0"), "SANDBOX_UID:"},
 		{"negative queue", env("RUN_QUEUE", "-1"), "RUN_QUEUE:"},
+		{"zero queue", env("RUN_QUEUE", "0"), "RUN_QUEUE:"},
 		{"bad level", env("LOG_LEVEL", "verbose"), "LOG_LEVEL:"},
 		{"bad google issuer", env("GOOGLE_ISSUER_URL", "accounts.google.com"), "GOOGLE_ISSUER_URL:"},
 	}

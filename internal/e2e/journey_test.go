@@ -439,3 +439,46 @@ func TestRequiredModeWithSessionCookie(t *testing.T) {
 		t.Fatalf("guest author's sample copy through the cookie: %v", body)
 	}
 }
+
+// TestAutoStorageStartsAndServesWhileS3IsDown starts the tutorial service
+// with STORAGE_TYPE=auto and an S3 endpoint that refuses connections: it
+// must start, save a recording on local disk, serve it, and say degraded.
+func TestAutoStorageStartsAndServesWhileS3IsDown(t *testing.T) {
+	t.Parallel()
+	down := freeAddr(t) // nothing listens there
+	s := start(t, "API_AUTH=optional", "STORAGE_TYPE=auto", "S3_ENDPOINT=http://"+down,
+		"S3_BUCKET_NAME=recordings", "S3_LEARNER_BUCKET_NAME=layouts", "ACCESS_KEY_ID=test", "SECRET_ACCESS_KEY=test-secret")
+
+	status, body, _ := call(t, "POST", s.auth+"/guest/login", map[string]string{"role": "learner"})
+	must200(t, "guest", status, body)
+	status, body, _ = call(t, "POST", s.auth+"/auth/register", map[string]string{
+		"name": "Ann", "email": "ann@example.com", "password": "Passw0rd!", "repassword": "Passw0rd!", "role": "author"})
+	must200(t, "register", status, body)
+	status, body, _ = call(t, "POST", s.auth+"/auth/login", map[string]string{"email": "ann@example.com", "password": "Passw0rd!", "role": "author"})
+	tok := must200(t, "login", status, body)["access_token"].(string)
+	status, body, _ = call(t, "GET", s.auth+"/auth/protected", nil, "Authorization", "Bearer "+tok)
+	uid := fmt.Sprint(must200(t, "protected", status, body)["id"])
+
+	status, body, _ = call(t, "POST", s.tutorial+"/tutorial/create", map[string]string{"name": "Offline", "language": "python", "userid": uid})
+	tid := must200(t, "create tutorial", status, body)["id"].(string)
+	status, body, _ = call(t, "POST", s.tutorial+"/tutorial_section/create", map[string]string{"name": "One", "tutorial_id": tid, "tutorial_type": "Code"})
+	sid := must200(t, "create section", status, body)["id"].(string)
+	audio := wav()
+	uploadRecording(t, s.tutorial, sid, audio)
+
+	status, body, _ = call(t, "GET", s.tutorial+"/tutorial/get/"+tid+"/1/"+uid, nil)
+	rec, _ := must200(t, "playback", status, body)["recording"].(string)
+	resp, err := http.Get(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, audio) {
+		t.Fatalf("recording saved during the S3 outage: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	status, body, _ = call(t, "GET", s.tutorial+"/api/storage/health", nil)
+	if must200(t, "storage health", status, body)["status"] != "degraded" {
+		t.Fatalf("storage health during the S3 outage: %v", body)
+	}
+}
