@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/itss-go/itss/internal/itss"
+	"github.com/itss-go/itss/internal/storage"
 )
 
 // Event files of a recording, returned verbatim (double-encoded JSON text).
@@ -133,7 +134,7 @@ func (s *Service) codePage(ctx context.Context, hdr pageHeader, t itss.Tutorial,
 	names := []string{fileDescription, fileKeystroke, fileConsoleAction, fileConsoleScroll, fileLayoutAction,
 		fileSelectAction, fileScrollAction, fileEditorScrollAction, fileTranscript, fileInputKeystrokes,
 		fileInputScroll}
-	files, hasRecording, err := s.readPresent(ctx, sec.ID, names)
+	files, recording, err := s.readPresent(ctx, sec.ID, names)
 	if err != nil {
 		return nil, err
 	}
@@ -148,8 +149,8 @@ func (s *Service) codePage(ctx context.Context, hdr pageHeader, t itss.Tutorial,
 		InputIDE: sec.CodeInput, InputKeystrokes: ev(fileInputKeystrokes),
 		InputScrollAction: orDefault(ev(fileInputScroll)),
 	}
-	if hasRecording {
-		if p.Recording, err = s.signedRecordingURL(ctx, sec.ID, true); err != nil {
+	if recording != nil {
+		if p.Recording, err = s.signedRecordingURL(ctx, sec.ID, *recording, true); err != nil {
 			return nil, err
 		}
 	}
@@ -175,15 +176,19 @@ func orDefault(v *string) string {
 
 // readPresent lists a section's files once and reads those of names that
 // exist, in parallel (one round trip each on S3, so latency adds up
-// otherwise). It also reports whether the recording exists.
-func (s *Service) readPresent(ctx context.Context, sectionID string, names []string) (map[string]*string, bool, error) {
+// otherwise). It also returns the recording's listing, nil when it has none.
+func (s *Service) readPresent(ctx context.Context, sectionID string, names []string) (map[string]*string, *storage.Info, error) {
 	list, err := s.files.List(ctx, sectionID)
 	if err != nil && !itss.IsCode(err, itss.CodeNotFound) {
-		return nil, false, fmt.Errorf("list files: %w", err)
+		return nil, nil, fmt.Errorf("list files: %w", err)
 	}
 	present := make(map[string]bool, len(list))
-	for _, f := range list {
+	var recording *storage.Info
+	for i, f := range list {
 		present[f.Name] = true
+		if f.Name == fileRecording {
+			recording = &list[i]
+		}
 	}
 	out := make(map[string]*string, len(names))
 	var (
@@ -214,9 +219,9 @@ func (s *Service) readPresent(ctx context.Context, sectionID string, names []str
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return nil, false, firstErr
+		return nil, nil, firstErr
 	}
-	return out, present[fileRecording], nil
+	return out, recording, nil
 }
 
 // recordProgress stores page as userID's last page of the tutorial when the

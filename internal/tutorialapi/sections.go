@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"github.com/itss-go/itss/internal/itss"
 	"github.com/itss-go/itss/internal/keywords"
 	"github.com/itss-go/itss/internal/security"
+	"github.com/itss-go/itss/internal/storage"
 	"github.com/itss-go/itss/internal/store"
 	"github.com/itss-go/itss/internal/validate"
 )
@@ -358,15 +360,21 @@ func (s *Service) readFiles(ctx context.Context, sectionID string, names ...stri
 // none: a presigned URL when the file is in S3, else a signed /api/files URL
 // (absolute for the playback page, relative for the editor, as the original).
 func (s *Service) recordingURL(ctx context.Context, sectionID string, absolute bool) (*string, error) {
-	if _, err := s.files.Stat(ctx, sectionID, fileRecording); itss.IsCode(err, itss.CodeNotFound) {
+	info, err := s.files.Stat(ctx, sectionID, fileRecording)
+	if itss.IsCode(err, itss.CodeNotFound) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("stat recording: %w", err)
 	}
-	return s.signedRecordingURL(ctx, sectionID, absolute)
+	return s.signedRecordingURL(ctx, sectionID, info, absolute)
 }
 
-func (s *Service) signedRecordingURL(ctx context.Context, sectionID string, absolute bool) (*string, error) {
+// signedRecordingURL links to the recording described by info. A local link
+// names the file's version (v, from its time and size) besides the hourly
+// expiry: the file is served cacheable for an hour, so without it an author
+// who records again and previews within the hour would hear the previous
+// audio from the browser's cache under an unchanged URL.
+func (s *Service) signedRecordingURL(ctx context.Context, sectionID string, info storage.Info, absolute bool) (*string, error) {
 	u, err := s.files.PresignURL(ctx, sectionID, fileRecording, recordingURLTTL)
 	if err != nil {
 		return nil, fmt.Errorf("presign recording: %w", err)
@@ -376,7 +384,8 @@ func (s *Service) signedRecordingURL(ctx context.Context, sectionID string, abso
 		// browser's cache keeps the audio across page loads; each is valid for
 		// 6 to 7 hours.
 		exp := s.now().Truncate(time.Hour).Add(recordingURLTTL + time.Hour)
-		u = "/api/files/" + sectionID + "/" + fileRecording + "?" + security.SignFileURL(s.secret, sectionID, fileRecording, exp)
+		u = "/api/files/" + sectionID + "/" + fileRecording + "?" + security.SignFileURL(s.secret, sectionID, fileRecording, exp) +
+			"&v=" + strconv.FormatInt(info.ModTime.UnixNano(), 36) + "." + strconv.FormatInt(info.Size, 36)
 		if absolute {
 			u = s.publicURL + u
 		}

@@ -475,3 +475,38 @@ func TestUploadsBeyondTheConcurrencyBoundAre429(t *testing.T) {
 	wantStatus(t, <-first, http.StatusOK)
 	postUpload(e, editorFields(f.code, nil), ownerC)
 }
+
+func TestReRecordingChangesTheRecordingURL(t *testing.T) {
+	t.Parallel()
+	// The audio is served cacheable for an hour and its signed URL keeps the
+	// same hourly expiry: a new recording needs a new URL, or the preview
+	// plays the previous audio from the browser's cache.
+	e := newEnv(t, storetestOpen(t), envOptions{})
+	f := e.newTutorial(false)
+	// One instant for the whole test: the expiry must not cross an hour.
+	now := time.Now()
+	e.svc.now = func() time.Time { return now }
+	urls := func() (page, editor string) {
+		p := wantStatus(t, e.req("GET", fmt.Sprintf("/tutorial/get/%s/1/%d", f.tid, e.owner), nil, ownerC), 200)
+		d := wantStatus(t, e.req("GET", "/tutorial_section/get/"+f.code, nil, ownerC), 200)
+		page, _ = p["recording"].(string)
+		editor, _ = d["recording"].(string)
+		if page == "" || editor == "" || !strings.HasSuffix(page, editor) {
+			t.Fatalf("recording URLs: page %q, editor %q", page, editor)
+		}
+		return page, editor
+	}
+	page1, editor1 := urls()
+	if again, _ := urls(); again != page1 {
+		t.Fatalf("the URL of an unchanged recording changed: %q then %q", page1, again)
+	}
+	postUpload(e, recordingFields(f.code, testWAV(4001)), ownerC)
+	page2, editor2 := urls()
+	if page2 == page1 || editor2 == editor1 {
+		t.Fatalf("the URL did not change with the recording: %q", page2)
+	}
+	w := e.req("GET", strings.TrimPrefix(page2, "http://tutorial.test"), nil, "")
+	if got, _ := io.ReadAll(w.Body); w.Code != 200 || !bytes.Equal(got, testWAV(4001)) {
+		t.Fatalf("the new URL serves %d, %d bytes", w.Code, len(got))
+	}
+}
