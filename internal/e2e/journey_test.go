@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -37,30 +38,14 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-// start builds both binaries and starts them with env on free ports.
+// start starts both services (built once per run) with env on free ports.
 func start(t *testing.T, env ...string) services {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and starts both services: not in -short mode")
 	}
 	dir := t.TempDir()
-	root := moduleRoot(t)
-	for _, name := range []string{"auth", "tutorial"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", name, err, out)
-		}
-	}
+	bin := binaries(t)
 	authAddr, tutAddr := freeAddr(t), freeAddr(t)
 	s := services{auth: "http://" + authAddr, tutorial: "http://" + tutAddr}
 	base := []string{
@@ -80,18 +65,62 @@ func start(t *testing.T, env ...string) services {
 	base = append(base, env...)
 	// The auth service first: it creates the signing key whose public half
 	// the tutorial service reads.
-	launch(t, dir, "auth", base, s.auth)
-	launch(t, dir, "tutorial", base, s.tutorial)
+	launch(t, dir, filepath.Join(bin, "auth"), base, s.auth)
+	launch(t, dir, filepath.Join(bin, "tutorial"), base, s.tutorial)
 	return s
 }
 
-func launch(t *testing.T, dir, name string, env []string, url string) {
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds both services once per test run, into a folder removed by
+// TestMain.
+func binaries(t *testing.T) string {
 	t.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		if binDir, buildErr = os.MkdirTemp("", "itss-e2e-bin-"); buildErr != nil {
+			return
+		}
+		for _, name := range []string{"auth", "tutorial"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), "./cmd/"+name)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %w\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func launch(t *testing.T, dir, exe string, env []string, url string) {
+	t.Helper()
+	name := filepath.Base(exe)
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(dir, name))
+	cmd := exec.Command(exe)
 	cmd.Dir = dir // no .env of the developer's checkout is read
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
