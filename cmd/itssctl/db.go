@@ -6,11 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/itss-go/itss/internal/config"
 	"github.com/itss-go/itss/internal/sample"
-	"github.com/itss-go/itss/internal/security"
 	"github.com/itss-go/itss/internal/storage"
 	"github.com/itss-go/itss/internal/store"
 )
@@ -79,9 +77,8 @@ func dbSeed(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func seed(ctx context.Context, cfg *config.Config, db *store.DB, out io.Writer) error {
-	hasher := security.NewHasher(security.DefaultArgon2Params(), runtime.NumCPU())
 	for _, u := range seedUsers {
-		hash, err := hasher.Hash(ctx, u.password)
+		hash, err := hashPassword(ctx, u.password)
 		if err != nil {
 			return fmt.Errorf("hash password of %s: %w", u.email, err)
 		}

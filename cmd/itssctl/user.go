@@ -48,13 +48,8 @@ func userList(ctx context.Context, args []string, out io.Writer) error {
 
 // parseRoles accepts the registration forms: author, learner, both or a comma list.
 func parseRoles(s string) (string, error) {
-	switch strings.ReplaceAll(strings.TrimSpace(s), " ", "") {
-	case "author":
-		return "author", nil
-	case "learner":
-		return "learner", nil
-	case "both", "author,learner", "learner,author":
-		return "author,learner", nil
+	if r, ok := validate.Roles(s); ok {
+		return r, nil
 	}
 	return "", fmt.Errorf("%w: roles must be author, learner or author,learner", errUsage)
 }
@@ -81,7 +76,7 @@ func userCreate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	hash, err := security.NewHasher(security.DefaultArgon2Params(), runtime.NumCPU()).Hash(ctx, *password)
+	hash, err := hashPassword(ctx, *password)
 	if err != nil {
 		return err
 	}
@@ -113,7 +108,7 @@ func userSetPassword(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("find %s: %w", addr, err)
 	}
-	hash, err := security.NewHasher(security.DefaultArgon2Params(), runtime.NumCPU()).Hash(ctx, *password)
+	hash, err := hashPassword(ctx, *password)
 	if err != nil {
 		return err
 	}
@@ -156,4 +151,9 @@ func userSetRoles(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "roles of user %d set to %s\n", uid, r)
 	return nil
+}
+
+// hashPassword hashes with the services' argon2id parameters.
+func hashPassword(ctx context.Context, password string) (string, error) {
+	return security.NewHasher(security.DefaultArgon2Params(), runtime.NumCPU()).Hash(ctx, password)
 }

@@ -101,7 +101,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 	if in.RePassword != nil && *in.RePassword != in.Password {
 		return itss.Errorf(itss.CodeInvalid, msgMismatch)
 	}
-	roles, ok := registerRoles(in.Role)
+	roles, ok := validate.Roles(in.Role)
 	if !ok {
 		return itss.Errorf(itss.CodeInvalid, msgBadRegisterRole)
 	}
@@ -123,19 +123,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) error {
 	}
 	httpapi.Event(ctx, s.Log, "Form Register", "new_user_id", user.ID, "roles", roles)
 	return nil
-}
-
-// registerRoles maps the registration role choice to the stored roles text.
-func registerRoles(role string) (string, bool) {
-	switch strings.ReplaceAll(strings.TrimSpace(role), " ", "") {
-	case "author":
-		return "author", true
-	case "learner":
-		return "learner", true
-	case "both", "author,learner", "learner,author":
-		return "author,learner", true
-	}
-	return "", false
 }
 
 // LoginInput is the body of POST /auth/login. Role may be empty in the README
@@ -319,7 +306,7 @@ func (s *Service) requestSampleCopy(ctx context.Context, userID int64) {
 
 // GoogleRegister creates an account from a verified Google ID token.
 func (s *Service) GoogleRegister(ctx context.Context, rawToken, roleText string) error {
-	roles, ok := registerRoles(roleText)
+	roles, ok := validate.Roles(roleText)
 	if !ok {
 		return itss.Errorf(itss.CodeInvalid, msgBadRegisterRole)
 	}

@@ -202,3 +202,18 @@ func Role(s string) (itss.Role, bool) {
 	r := itss.Role(s)
 	return r, r.Valid()
 }
+
+// Roles maps a registration role choice to the stored roles text: "author",
+// "learner", or "author,learner" for "both" (also accepted as either comma
+// list).
+func Roles(s string) (string, bool) {
+	switch strings.ReplaceAll(strings.TrimSpace(s), " ", "") {
+	case "author":
+		return "author", true
+	case "learner":
+		return "learner", true
+	case "both", "author,learner", "learner,author":
+		return "author,learner", true
+	}
+	return "", false
+}

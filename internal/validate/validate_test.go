@@ -278,3 +278,17 @@ func FuzzEmail(f *testing.F) {
 		}
 	})
 }
+
+func TestRoles(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"author": "author", "learner": "learner", "both": "author,learner",
+		"author,learner": "author,learner", "learner, author": "author,learner", " author ": "author",
+		"": "", "admin": "", "guest,author": "", "Author": "",
+	} {
+		got, ok := Roles(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("Roles(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
