@@ -140,14 +140,7 @@ func (l *Local) StatLayout(_ context.Context, k LayoutKey) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	fi, err := l.lay.Stat(key)
-	if err != nil {
-		return Info{}, localErr("stat layout", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Info{}, errNotFound(fmt.Errorf("%s is not a regular file", key))
-	}
-	return Info{Name: layoutFile, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return statRegular(l.lay, key, layoutFile, "stat layout")
 }
 
 // PutLayoutStream stores a layout from r atomically, as PutLayout does.

@@ -141,9 +141,15 @@ func (l *Local) Stat(_ context.Context, sectionID, name string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	fi, err := l.rec.Stat(key)
+	return statRegular(l.rec, key, name, "stat")
+}
+
+// statRegular describes the regular file at key under root as name; anything
+// else there (a folder, a link) is NotFound.
+func statRegular(root *os.Root, key, name, op string) (Info, error) {
+	fi, err := root.Stat(key)
 	if err != nil {
-		return Info{}, localErr("stat", err)
+		return Info{}, localErr(op, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return Info{}, errNotFound(fmt.Errorf("%s is not a regular file", key))
