@@ -1062,3 +1062,23 @@ func stoppedAfter(out string) int {
 	v, _ := strconv.Atoi(f[0])
 	return v
 }
+
+// TestDefaultPythonFallsBackToOneTheSandboxUserCanRun: with PYTHON_BIN unset,
+// a python3 the unprivileged sandbox user cannot reach (pyenv under /root)
+// gives way to the system's, so Python programs do not run as host root.
+func TestDefaultPythonFallsBackToOneTheSandboxUserCanRun(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, Options{Workers: 1})
+	requireHostUser(t, r)
+	requireLanguage(t, r, Python)
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no system python3 at /usr/bin/python3 to fall back to")
+	}
+	l := r.langs[Python]
+	if l.cred == nil {
+		t.Fatalf("python %s runs root-mapped although /usr/bin/python3 exists", l.exe)
+	}
+	if res := run(t, r, Python, "print(input())", "fallback works\n"); !res.OK() || res.Stdout != "fallback works\n" {
+		t.Fatalf("the fallback interpreter does not run programs: %+v", res)
+	}
+}

@@ -712,7 +712,18 @@ func (r *Runner) chooseHostUser(ctx context.Context) {
 		if l.javac != "" {
 			exes = append(exes, l.javac)
 		}
-		if err := r.probeAs(ctx, cred, l.binds, exes); err != nil {
+		err := r.probeAs(ctx, cred, l.binds, exes)
+		if err != nil && name == Python && r.o.PythonBin == "" {
+			// python3 on PATH is often a per-user install (pyenv under
+			// /root); the distribution's own interpreter serves the
+			// default setting without running programs as host root.
+			if sys := r.systemPython(ctx, cred, l.exe); sys != nil {
+				r.log.Info("runner: python3 on PATH is out of the sandbox user's reach; using the system's "+
+					"(set PYTHON_BIN to choose)", "unreachable", l.exe, "exe", sys.exe, "version", sys.version)
+				r.langs[Python], l, err = sys, sys, nil
+			}
+		}
+		if err != nil {
 			r.log.Warn("runner: "+strings.ToUpper(name)+" PROGRAMS RUN AS HOST ROOT inside their sandbox: the "+
 				"unprivileged sandbox user cannot reach the interpreter; install it where other users can read it "+
 				"(e.g. the distribution's package) or make its folders world-readable",
@@ -722,6 +733,26 @@ func (r *Runner) chooseHostUser(ctx context.Context) {
 		l.cred = cred
 		r.log.Info("runner: sandboxes run as an unprivileged host user", "language", name, "uid", uid)
 	}
+}
+
+// systemPythons are the distributions' python3 locations, tried when the
+// default python3 is one the sandbox user cannot reach.
+var systemPythons = []string{"/usr/bin/python3", "/usr/local/bin/python3"}
+
+// systemPython returns a Python from systemPythons other than skip that a
+// sandbox started as cred can run, or nil.
+func (r *Runner) systemPython(ctx context.Context, cred *syscall.Credential, skip string) *language {
+	for _, bin := range systemPythons {
+		l, err := detectPython(ctx, bin)
+		if err != nil || l.exe == skip {
+			continue
+		}
+		if r.probeAs(ctx, cred, l.binds, []string{l.exe}) == nil {
+			l.ok = true
+			return l
+		}
+	}
+	return nil
 }
 
 // probe runs a trivial program through the full machinery.
