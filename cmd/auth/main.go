@@ -88,7 +88,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		APIAuthRequired: cfg.APIAuthRequired,
 		Ready:           []httpapi.Check{{Name: "database", Fn: db.Ping}},
 	})
-	log.Info("auth service listening", "addr", cfg.AuthAddr, "database", cfg.Database.Redacted)
+	log.Info("auth service starting", "addr", cfg.AuthAddr, "database", cfg.Database.Redacted)
 	return httpapi.ServeWith(ctx, cfg.AuthAddr, router, log, serverOptions())
 }
 

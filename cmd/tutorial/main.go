@@ -89,7 +89,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("tutorial service listening", "addr", cfg.TutorialAddr, "database", cfg.Database.Redacted,
+	log.Info("tutorial service starting", "addr", cfg.TutorialAddr, "database", cfg.Database.Redacted,
 		"storage", files.Name(), "sandbox", rn.Isolation())
 	return httpapi.Serve(ctx, cfg.TutorialAddr, router, log)
 }
