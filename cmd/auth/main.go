@@ -38,14 +38,11 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	db, err := store.OpenMigrated(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", cfg.Database.Redacted, err)
+		return fmt.Errorf("database %s: %w", cfg.Database.Redacted, err)
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
 	signer, err := security.LoadOrCreateSigner(cfg.JWTPrivateKeyFile, cfg.AuthURL, log)
 	if err != nil {
 		return fmt.Errorf("load signing key: %w", err)

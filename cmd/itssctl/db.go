@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/itss-go/itss/internal/config"
 	"github.com/itss-go/itss/internal/sample"
@@ -33,18 +31,10 @@ func openDB(ctx context.Context) (*config.Config, *store.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Database.Driver == "sqlite" {
-		if err := os.MkdirAll(filepath.Dir(cfg.Database.DSN), 0o750); err != nil {
-			return nil, nil, fmt.Errorf("create database folder: %w", err)
-		}
-	}
-	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	// OpenMigrated creates a SQLite file's folder itself.
+	db, err := store.OpenMigrated(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open database %s: %w", cfg.Database.Redacted, err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("migrate: %w", err)
+		return nil, nil, fmt.Errorf("database %s: %w", cfg.Database.Redacted, err)
 	}
 	return cfg, db, nil
 }

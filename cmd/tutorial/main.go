@@ -39,14 +39,11 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	db, err := store.OpenMigrated(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", cfg.Database.Redacted, err)
+		return fmt.Errorf("database %s: %w", cfg.Database.Redacted, err)
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
 	s := cfg.Storage
 	files, err := storage.New(ctx, storage.Options{
 		Type: s.Type, RecordingsPath: s.RecordingsPath, LayoutsPath: s.LayoutsPath,

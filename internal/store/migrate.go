@@ -230,3 +230,17 @@ func lockSQLiteFile(ctx context.Context, path string) (func(), error) {
 		ldb.Close()
 	}, nil
 }
+
+// OpenMigrated opens the database and applies pending migrations: what each
+// service and itssctl do before anything else.
+func OpenMigrated(ctx context.Context, driver, dsn string) (*DB, error) {
+	db, err := Open(ctx, driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return db, nil
+}

@@ -269,3 +269,16 @@ func TestOpenRejectsUnknownDriverAndUnreachableServer(t *testing.T) {
 	_, err := store.Open(ctx, store.MySQL, "root@tcp(127.0.0.1:1)/itss")
 	wantCode(t, err, "unavailable")
 }
+
+func TestOpenMigratedCreatesTheFolderAndMigrates(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "new", "folder", "itss.db")
+	db, err := store.OpenMigrated(t.Context(), store.SQLite, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := db.SchemaVersion(t.Context()); err != nil || v == 0 {
+		t.Fatalf("schema version %d, %v", v, err)
+	}
+}
